@@ -1,0 +1,1 @@
+"""citybase: departmental sources → checked, resolved base library → pre-filled 一表通 workbooks."""

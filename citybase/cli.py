@@ -1,0 +1,95 @@
+"""The `citybase` command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from citybase.config import settings as load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+console = Console()
+
+home_option = click.option(
+    "--home", type=click.Path(file_okay=False), default=None, help="citybase home (default $CITYBASE_HOME or ~/.citybase)"
+)
+
+
+@click.group()
+def main() -> None:
+    """citybase — district data governance: sources → base library → 一表通 workbooks."""
+
+
+@main.command()
+@click.option("--persons", default=20_000, show_default=True, help="residents in the synthetic district")
+@click.option("--seed", default=7, show_default=True, help="random seed of the synthetic district")
+@click.option("--fresh", is_flag=True, help="delete this home first and start over")
+@home_option
+def demo(persons: int, seed: int, fresh: bool, home: str | None) -> None:
+    """Build the synthetic district and land every departmental source through Dagster."""
+    from citybase.demo import DemoError, run_demo
+
+    try:
+        ok = run_demo(load_settings(home), persons, seed, fresh, console)
+    except DemoError as exc:
+        console.print(f"[red]{exc}[/]")
+        sys.exit(2)
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True)
+@home_option
+def ui(port: int, home: str | None) -> None:
+    """Open the Dagster UI on this home (and run the district's hotline system beside it)."""
+    from citybase.demo import district_systems, prepare_home
+
+    settings = load_settings(home)
+    prepare_home(settings)
+    with district_systems(settings):
+        cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"), "-p", str(port)]
+        console.print(f"Dagster UI: http://127.0.0.1:{port}  (home {settings.home}; Ctrl-C to stop)")
+        try:
+            subprocess.run(cmd, env=os.environ.copy(), check=False)
+        except KeyboardInterrupt:
+            pass
+
+
+@main.group(name="district")
+def district_group() -> None:
+    """The synthetic district (the demo's data, the tests' fixture)."""
+
+
+@district_group.command()
+@click.option("--persons", default=20_000, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+def generate(persons: int, seed: int, out: str) -> None:
+    """Write a district: departmental systems, export files and ground truth."""
+    import district
+
+    summary = district.generate(Path(out), persons=persons, seed=seed)
+    console.print_json(data=summary)
+
+
+@district_group.command()
+@home_option
+def advance(home: str | None) -> None:
+    """Let a month pass in the home's district: updated and new records, next month's exports."""
+    import district
+
+    from citybase.demo import deliver_exports
+
+    settings = load_settings(home)
+    changes = district.advance(settings.district_dir)
+    delivered = deliver_exports(settings)
+    console.print_json(data={**changes, "files_delivered": delivered})
+
+
+if __name__ == "__main__":
+    main()

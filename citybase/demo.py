@@ -1,0 +1,191 @@
+"""`citybase demo`: build the synthetic district, start its systems, land every source.
+
+The loads run as real Dagster runs on the instance under <home>/dagster, so `citybase ui`
+afterwards shows them with their metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+from rich.console import Console
+from rich.table import Table
+
+from citybase.config import Settings
+
+DAGSTER_YAML = """\
+# Written by citybase. Writers to one DuckDB file share a pool; every pool defaults to 1.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
+class DemoError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def prepare_home(settings: Settings) -> None:
+    """Create the home layout and point this process (and its children) at it."""
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    config = settings.dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, "utf-8")
+    os.environ["CITYBASE_HOME"] = str(settings.home)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+
+
+def ensure_district(settings: Settings, persons: int, seed: int, console: Console) -> dict:
+    """Generate the synthetic district once; reuse it when size and seed match."""
+    import district
+
+    marker = settings.district_dir / "district.json"
+    if marker.exists():
+        existing = json.loads(marker.read_text("utf-8"))
+        if (existing.get("persons"), existing.get("seed")) == (persons, seed):
+            console.print(f"[dim]reusing the synthetic district in {settings.district_dir}[/]")
+            return existing
+        raise DemoError(
+            f"{settings.home} already holds a district of {existing.get('persons')} persons (seed "
+            f"{existing.get('seed')}). Use another --home, or --fresh to start this home over."
+        )
+    with console.status(f"generating a synthetic district of {persons:,} persons (seed {seed})…"):
+        started = time.perf_counter()
+        summary = district.generate(settings.district_dir, persons=persons, seed=seed)
+    console.print(f"generated the synthetic district in {time.perf_counter() - started:.1f}s → {settings.district_dir}")
+    return summary
+
+
+def deliver_exports(settings: Settings) -> int:
+    """Departments 'send' their export files: copy new ones into each source's inbox."""
+    delivered = 0
+    exports = settings.district_dir / "exports"
+    for source_dir in sorted(p for p in exports.iterdir() if p.is_dir()):
+        inbox = settings.inbox(source_dir.name)
+        inbox.mkdir(parents=True, exist_ok=True)
+        for f in sorted(source_dir.iterdir()):
+            target = inbox / f.name
+            if f.is_file() and not target.exists():
+                # Copy to a temporary name and rename: a sensor never sees half a file.
+                tmp = inbox / f".{f.name}.part"
+                shutil.copyfile(f, tmp)
+                os.replace(tmp, target)
+                delivered += 1
+    return delivered
+
+
+@contextmanager
+def district_systems(settings: Settings):
+    """Run the district's live systems (the 12345 hotline HTTP server) while the block runs."""
+    from district.hotline import HotlineServer
+
+    tickets = settings.district_dir / "systems" / "hotline" / "tickets.jsonl"
+    if "CITYBASE_HOTLINE_URL" in os.environ or not tickets.exists():
+        yield
+        return
+    with HotlineServer(tickets) as server:
+        os.environ["CITYBASE_HOTLINE_URL"] = server.url
+        try:
+            yield server
+        finally:
+            os.environ.pop("CITYBASE_HOTLINE_URL", None)
+
+
+@dataclass
+class LoadOutcome:
+    department: str
+    label: str
+    dataset: str
+    ok: bool
+    rows: int
+    message: str
+    seconds: float
+
+
+def land_everything(console: Console) -> list[LoadOutcome]:
+    """One Dagster run per department, in-process, on the home's instance."""
+    from pipelines.definitions import DEPARTMENTS, defs
+
+    instance = dg.DagsterInstance.get()
+    outcomes: list[LoadOutcome] = []
+    for module in DEPARTMENTS:
+        dept = module.DEPARTMENT
+        assets = list(module.defs.assets)
+        with console.status(f"landing {dept.label} ({dept.key})…"):
+            started = time.perf_counter()
+            result = dg.materialize(
+                assets,
+                instance=instance,
+                resources=defs.resources,
+                raise_on_error=False,
+                tags={"citybase/trigger": "demo"},
+            )
+            elapsed = time.perf_counter() - started
+        outcomes.extend(_outcomes(dept, result, elapsed, len(assets)))
+        bad = [o for o in outcomes if o.department == dept.key and not o.ok]
+        mark = "[red]✗[/]" if bad else "[green]✓[/]"
+        console.print(f"{mark} {dept.label:<8} {sum(o.rows for o in outcomes if o.department == dept.key):>9,} rows  {elapsed:5.1f}s")
+        for o in bad:
+            console.print(f"   [red]{o.message}[/]")
+    return outcomes
+
+
+def _outcomes(dept, result: dg.ExecuteInProcessResult, elapsed: float, n_assets: int) -> list[LoadOutcome]:
+    out = []
+    for event in result.get_asset_materialization_events():
+        mat = event.asset_materialization
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        out.append(
+            LoadOutcome(dept.key, dept.label, mat.asset_key.path[-1], True, int(meta.get("rows", 0)), "", float(meta.get("seconds", 0)))
+        )
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.user_failure_data
+        message = error.description if error and error.description else event.step_failure_data.error.message
+        dataset = event.step_key.split("__")[-1]
+        out.append(LoadOutcome(dept.key, dept.label, dataset, False, 0, message.strip().splitlines()[0], 0.0))
+    return out
+
+
+def summary_table(settings: Settings, outcomes: list[LoadOutcome], total_seconds: float) -> Table:
+    from warehouse.raw import RawStore
+
+    store = RawStore(settings.raw_dir)
+    table = Table(title=f"citybase demo — raw layer in {settings.raw_dir} ({total_seconds:.1f}s)")
+    for col, justify in [("部门", "left"), ("dataset", "left"), ("new rows", "right"), ("raw rows", "right"), ("batches", "right"), ("s", "right"), ("status", "left")]:
+        table.add_column(col, justify=justify)
+    for o in outcomes:
+        batches = store.batches(o.department, o.dataset)
+        table.add_row(
+            o.label,
+            o.dataset,
+            f"{o.rows:,}",
+            f"{sum(b.rows for b in batches):,}",
+            str(len(batches)),
+            f"{o.seconds:.2f}",
+            "ok" if o.ok else f"[red]failed[/]",
+        )
+    return table
+
+
+def run_demo(settings: Settings, persons: int, seed: int, fresh: bool, console: Console) -> bool:
+    started = time.perf_counter()
+    if fresh and settings.home.exists():
+        shutil.rmtree(settings.home)
+    prepare_home(settings)
+    ensure_district(settings, persons, seed, console)
+    delivered = deliver_exports(settings)
+    console.print(f"delivered {delivered} new export file(s) into {settings.inbox_dir}")
+    with district_systems(settings):
+        outcomes = land_everything(console)
+    console.print(summary_table(settings, outcomes, time.perf_counter() - started))
+    console.print(f"Dagster UI on this home: [bold]citybase ui --home {settings.home}[/]")
+    return all(o.ok for o in outcomes)

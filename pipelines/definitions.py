@@ -1,0 +1,22 @@
+"""The Dagster code location: every department's definitions, merged."""
+
+import dagster as dg
+
+from pipelines import (
+    building_tax,
+    civil_affairs,
+    heritage,
+    hotline,
+    medical_insurance,
+    pension,
+    registry,
+    traceability,
+)
+from pipelines.resources import CitybaseHome
+
+DEPARTMENTS = [registry, medical_insurance, pension, civil_affairs, hotline, building_tax, traceability, heritage]
+
+defs = dg.Definitions.merge(
+    *(d.defs for d in DEPARTMENTS),
+    dg.Definitions(resources={"citybase": CitybaseHome()}),
+)

@@ -1,0 +1,199 @@
+"""Factories that turn a department's declaration into Dagster definitions.
+
+Seven departments share three shapes (SQL tables, a file inbox, a paged HTTP API), so each
+department folder declares *what* it has and these factories build the assets, the run
+config, the sensor or schedule. The assets are thin: the work is in `warehouse.landing`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import dagster as dg
+from pydantic import Field
+
+from connectors.errors import SourceError
+from warehouse import landing
+from warehouse.landing import FileDatasetSpec, HttpDatasetSpec, LoadReport
+from warehouse.raw import RawStore
+
+from pipelines.resources import CitybaseHome
+
+TIMEZONE = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class Department:
+    key: str  # english id, also the raw folder and Dagster group: medical_insurance
+    label: str  # what users read: 医保
+    owner: str  # Dagster owner: team:… or an e-mail
+    system: str  # the departmental system, described for the UI
+
+
+@dataclass(frozen=True)
+class SqlDataset:
+    table: str
+    watermark: str | None
+    description: str
+    dataset: str | None = None  # raw dataset name; defaults to the table name in lower case
+
+    @property
+    def name(self) -> str:
+        return self.dataset or self.table.lower()
+
+
+class LoadConfig(dg.Config):
+    """Run config of every raw load. A backfill is a full refresh: it lands everything the
+    source holds now as new batches beside the old ones (raw batches are never rewritten)."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="Ignore the watermark / files already seen and land everything again as new batches.",
+    )
+
+
+def raw_key(department: Department, dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", department.key, dataset])
+
+
+def _asset_kwargs(department: Department, dataset: str, description: str, kind: str) -> dict:
+    return dict(
+        key=raw_key(department, dataset),
+        group_name=department.key,
+        owners=[department.owner],
+        description=f"{department.label}（{department.system}）→ raw: {description}",
+        kinds={kind, "parquet"},
+        tags={"layer": "raw", "department": department.key},
+    )
+
+
+def _result(report: LoadReport) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata=report.metadata())
+
+
+def _fail(department: Department, exc: SourceError) -> dg.Failure:
+    """A source problem becomes a clean Dagster failure naming the department and cause."""
+    meta = exc.report.metadata() if isinstance(exc, landing.LoadFailed) else {}
+    return dg.Failure(description=f"{department.label} {department.key}: {exc}", metadata=meta, allow_retries=False)
+
+
+def sql_source(
+    department: Department, datasets: list[SqlDataset], cron: str = "0 2 * * *"
+) -> dg.Definitions:
+    """One asset per table, extracted incrementally by watermark; a nightly schedule."""
+
+    def build(spec: SqlDataset) -> dg.AssetsDefinition:
+        @dg.asset(**_asset_kwargs(department, spec.name, spec.description, "sql"))
+        def _asset(context: dg.AssetExecutionContext, config: LoadConfig, citybase: CitybaseHome):
+            settings = citybase.settings()
+            try:
+                report = landing.load_sql_table(
+                    RawStore(settings.raw_dir),
+                    source=department.key,
+                    dataset=spec.name,
+                    url=settings.source_url(department.key),
+                    table=spec.table,
+                    watermark_column=spec.watermark,
+                    full_refresh=config.full_refresh,
+                    label=department.label,
+                )
+            except SourceError as exc:
+                raise _fail(department, exc) from None
+            context.log.info(f"{spec.table}: {report.rows} rows, watermark {report.watermark_before} → {report.watermark_after}")
+            return _result(report)
+
+        return _asset
+
+    assets = [build(spec) for spec in datasets]
+    job = dg.define_asset_job(f"{department.key}_raw_load", selection=assets)
+    schedule = dg.ScheduleDefinition(
+        name=f"{department.key}_nightly", job=job, cron_schedule=cron, execution_timezone=TIMEZONE
+    )
+    return dg.Definitions(assets=assets, jobs=[job], schedules=[schedule])
+
+
+def inbox_source(department: Department, datasets: list[FileDatasetSpec], descriptions: dict[str, str]) -> dg.Definitions:
+    """One asset per dataset of a file inbox; a sensor that requests a load when files arrive."""
+
+    def build(spec: FileDatasetSpec) -> dg.AssetsDefinition:
+        description = f"{descriptions[spec.dataset]}（文件：{' '.join(spec.patterns)}）"
+
+        @dg.asset(**_asset_kwargs(department, spec.dataset, description, "file"))
+        def _asset(context: dg.AssetExecutionContext, config: LoadConfig, citybase: CitybaseHome):
+            settings = citybase.settings()
+            try:
+                report = landing.load_inbox(
+                    RawStore(settings.raw_dir),
+                    source=department.key,
+                    spec=spec,
+                    inbox=settings.inbox(department.key),
+                    full_refresh=config.full_refresh,
+                )
+            except SourceError as exc:
+                raise _fail(department, exc) from None
+            context.log.info(f"{spec.dataset}: {len(report.files_loaded)} new file(s), {report.rows} rows")
+            return _result(report)
+
+        return _asset
+
+    assets = [build(spec) for spec in datasets]
+
+    @dg.sensor(
+        name=f"{department.key}_inbox",
+        target=assets,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"{department.label}: load files dropped into the inbox",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, citybase: CitybaseHome):
+        # Cheap listing (name, size, mtime); the load itself dedupes by content hash.
+        inbox = citybase.settings().inbox(department.key)
+        listing = {
+            spec.dataset: sorted(
+                (p.name, p.stat().st_size, int(p.stat().st_mtime))
+                for pattern in spec.patterns
+                for p in inbox.glob(pattern)
+                if p.is_file() and not p.name.startswith((".", "~$"))
+            )
+            for spec in datasets
+        }
+        before = json.loads(context.cursor) if context.cursor else {}
+        changed = [d for d, files in listing.items() if files and json.dumps(files) != json.dumps(before.get(d))]
+        context.update_cursor(json.dumps(listing))
+        if not changed:
+            return dg.SkipReason(f"no new files in {inbox}")
+        run_key = hashlib.sha256(json.dumps({d: listing[d] for d in changed}).encode()).hexdigest()[:16]
+        return dg.RunRequest(run_key=run_key, asset_selection=[raw_key(department, d) for d in changed])
+
+    return dg.Definitions(assets=assets, sensors=[_sensor])
+
+
+def http_source(
+    department: Department, spec: HttpDatasetSpec, description: str, cron: str = "*/15 * * * *"
+) -> dg.Definitions:
+    """One asset for a paged JSON API polled past its `updated_since` watermark."""
+
+    @dg.asset(**_asset_kwargs(department, spec.dataset, description, "api"))
+    def _asset(context: dg.AssetExecutionContext, config: LoadConfig, citybase: CitybaseHome):
+        settings = citybase.settings()
+        try:
+            report = landing.load_http(
+                RawStore(settings.raw_dir),
+                source=department.key,
+                spec=spec,
+                base_url=settings.source_url(department.key),
+                full_refresh=config.full_refresh,
+                label=department.label,
+            )
+        except SourceError as exc:
+            raise _fail(department, exc) from None
+        context.log.info(f"{spec.dataset}: {report.rows} records, watermark {report.watermark_before} → {report.watermark_after}")
+        return _result(report)
+
+    job = dg.define_asset_job(f"{department.key}_raw_load", selection=[_asset])
+    schedule = dg.ScheduleDefinition(
+        name=f"{department.key}_poll", job=job, cron_schedule=cron, execution_timezone=TIMEZONE
+    )
+    return dg.Definitions(assets=[_asset], jobs=[job], schedules=[schedule])
