@@ -24,7 +24,7 @@ ui: $(VENV)/.installed
 	$(BIN)/citybase ui $(ARGS)
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n 2 $(ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench $(ARGS)

@@ -5,7 +5,6 @@ department folder declares *what* it has and these factories build the assets, t
 config, the sensor or schedule. The assets are thin: the work is in `warehouse.landing`.
 """
 
-from __future__ import annotations
 
 import hashlib
 import json
@@ -16,7 +15,7 @@ from pydantic import Field
 
 from connectors.errors import SourceError
 from warehouse import landing
-from warehouse.landing import FileDatasetSpec, HttpDatasetSpec, LoadReport
+from warehouse.landing import FileDatasetSpec, HttpDatasetSpec, LoadReport, SqlTableSpec
 from warehouse.raw import RawStore
 
 from pipelines.resources import CitybaseHome
@@ -30,18 +29,6 @@ class Department:
     label: str  # what users read: 医保
     owner: str  # Dagster owner: team:… or an e-mail
     system: str  # the departmental system, described for the UI
-
-
-@dataclass(frozen=True)
-class SqlDataset:
-    table: str
-    watermark: str | None
-    description: str
-    dataset: str | None = None  # raw dataset name; defaults to the table name in lower case
-
-    @property
-    def name(self) -> str:
-        return self.dataset or self.table.lower()
 
 
 class LoadConfig(dg.Config):
@@ -79,23 +66,19 @@ def _fail(department: Department, exc: SourceError) -> dg.Failure:
     return dg.Failure(description=f"{department.label} {department.key}: {exc}", metadata=meta, allow_retries=False)
 
 
-def sql_source(
-    department: Department, datasets: list[SqlDataset], cron: str = "0 2 * * *"
-) -> dg.Definitions:
+def sql_source(department: Department, datasets: list[SqlTableSpec], cron: str = "0 2 * * *") -> dg.Definitions:
     """One asset per table, extracted incrementally by watermark; a nightly schedule."""
 
-    def build(spec: SqlDataset) -> dg.AssetsDefinition:
-        @dg.asset(**_asset_kwargs(department, spec.name, spec.description, "sql"))
+    def build(spec: SqlTableSpec) -> dg.AssetsDefinition:
+        @dg.asset(**_asset_kwargs(department, spec.dataset, spec.description, "sql"))
         def _asset(context: dg.AssetExecutionContext, config: LoadConfig, citybase: CitybaseHome):
             settings = citybase.settings()
             try:
                 report = landing.load_sql_table(
                     RawStore(settings.raw_dir),
                     source=department.key,
-                    dataset=spec.name,
+                    spec=spec,
                     url=settings.source_url(department.key),
-                    table=spec.table,
-                    watermark_column=spec.watermark,
                     full_refresh=config.full_refresh,
                     label=department.label,
                 )
@@ -114,11 +97,11 @@ def sql_source(
     return dg.Definitions(assets=assets, jobs=[job], schedules=[schedule])
 
 
-def inbox_source(department: Department, datasets: list[FileDatasetSpec], descriptions: dict[str, str]) -> dg.Definitions:
+def inbox_source(department: Department, datasets: list[FileDatasetSpec]) -> dg.Definitions:
     """One asset per dataset of a file inbox; a sensor that requests a load when files arrive."""
 
     def build(spec: FileDatasetSpec) -> dg.AssetsDefinition:
-        description = f"{descriptions[spec.dataset]}（文件：{' '.join(spec.patterns)}）"
+        description = f"{spec.description}（文件：{' '.join(spec.patterns)}）"
 
         @dg.asset(**_asset_kwargs(department, spec.dataset, description, "file"))
         def _asset(context: dg.AssetExecutionContext, config: LoadConfig, citybase: CitybaseHome):
@@ -170,12 +153,10 @@ def inbox_source(department: Department, datasets: list[FileDatasetSpec], descri
     return dg.Definitions(assets=assets, sensors=[_sensor])
 
 
-def http_source(
-    department: Department, spec: HttpDatasetSpec, description: str, cron: str = "*/15 * * * *"
-) -> dg.Definitions:
+def http_source(department: Department, spec: HttpDatasetSpec, cron: str = "*/15 * * * *") -> dg.Definitions:
     """One asset for a paged JSON API polled past its `updated_since` watermark."""
 
-    @dg.asset(**_asset_kwargs(department, spec.dataset, description, "api"))
+    @dg.asset(**_asset_kwargs(department, spec.dataset, spec.description, "api"))
     def _asset(context: dg.AssetExecutionContext, config: LoadConfig, citybase: CitybaseHome):
         settings = citybase.settings()
         try:

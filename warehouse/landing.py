@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from connectors import files, http, sql
@@ -52,14 +53,26 @@ class LoadFailed(SourceError):
         self.report = report
 
 
+@dataclass(frozen=True)
+class SqlTableSpec:
+    """A table of a departmental database, extracted incrementally by its watermark column."""
+
+    table: str
+    watermark: str | None
+    description: str = ""
+    name: str = ""  # raw dataset name; defaults to the table name in lower case
+
+    @property
+    def dataset(self) -> str:
+        return self.name or self.table.lower()
+
+
 def load_sql_table(
     store: RawStore,
     *,
     source: str,
-    dataset: str,
+    spec: SqlTableSpec,
     url: str,
-    table: str,
-    watermark_column: str | None,
     full_refresh: bool = False,
     chunk_rows: int = 50_000,
     label: str = "",
@@ -71,6 +84,7 @@ def load_sql_table(
     is always one complete extraction.
     """
     started = time.perf_counter()
+    dataset, table, watermark_column = spec.dataset, spec.table, spec.watermark
     report = LoadReport(source, dataset)
     since = None if full_refresh or not watermark_column else store.watermark(source, dataset)
     report.watermark_before = since
@@ -123,6 +137,7 @@ class FileDatasetSpec:
 
     dataset: str
     patterns: tuple[str, ...]
+    description: str = ""
     header_rows: int | None = None  # workbooks: override header detection
     title_rows: int | None = None
 
@@ -212,7 +227,9 @@ def _reject(inbox: Path, path: Path, reason: str) -> None:
 class HttpDatasetSpec:
     dataset: str
     path: str
-    watermark_field: str
+    watermark_field: str  # the change stamp, 'YYYY-MM-DD HH:MM:SS'
+    key_field: str  # identifies a record (with its stamp) for the overlap below
+    description: str = ""
     page_size: int = 500
     items_key: str = "data"
     next_key: str = "next_cursor"
@@ -227,33 +244,45 @@ def load_http(
     full_refresh: bool = False,
     label: str = "",
 ) -> LoadReport:
-    """Page through records updated since the stored watermark into one new raw batch."""
+    """Page through records updated since the stored watermark into one new raw batch.
+
+    The API's `updated_since` is exclusive and stamps have one-second resolution, so a record
+    written later within the watermark's own second would never be asked for. We therefore
+    ask from one second earlier and drop the records already landed at the watermark second
+    (their keys are kept in the manifest as `edge_keys`).
+    """
     started = time.perf_counter()
     report = LoadReport(source, spec.dataset)
-    since = None if full_refresh else store.watermark(source, spec.dataset)
+    previous = None if full_refresh else _last_with_watermark(store, source, spec.dataset)
+    since = previous["high_watermark"] if previous else None
+    edge_keys = set(previous.get("edge_keys", [])) if previous else set()
     report.watermark_before = since
     with store.write_batch(source, spec.dataset, kind="http") as batch:
         high = since
         for page in http.fetch_pages(
             base_url,
             spec.path,
-            since=since,
+            since=_one_second_before(since),
             page_size=spec.page_size,
             items_key=spec.items_key,
             next_key=spec.next_key,
             source=label or source,
         ):
-            if not page:
+            fresh = [r for r in page if not (str(r.get(spec.watermark_field)) == since and str(r.get(spec.key_field)) in edge_keys)]
+            if not fresh:
                 continue
-            batch.write(http.records_to_table(page), source_table=spec.path)
-            stamps = [r.get(spec.watermark_field) for r in page if r.get(spec.watermark_field) is not None]
-            if stamps:
-                high = max([high, *map(str, stamps)] if high else map(str, stamps))
+            batch.write(http.records_to_table(fresh), source_table=spec.path)
+            stamps = [str(r[spec.watermark_field]) for r in fresh if r.get(spec.watermark_field) is not None]
+            page_high = max(stamps, default=None)
+            if page_high is not None and (high is None or page_high > high):
+                high, edge_keys = page_high, set()
+            edge_keys |= {str(r.get(spec.key_field)) for r in fresh if str(r.get(spec.watermark_field)) == high}
         batch.origin = {
             "url": safe_url(base_url.rstrip("/") + spec.path),
             "since": since,
             "high_watermark": high,
             "watermark_field": spec.watermark_field,
+            "edge_keys": sorted(edge_keys),
             "full_refresh": full_refresh,
         }
         report.rows = batch.rows
@@ -262,3 +291,19 @@ def load_http(
             report.batches = [batch.batch_id]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _last_with_watermark(store: RawStore, source: str, dataset: str) -> dict | None:
+    for batch in reversed(store.batches(source, dataset)):
+        if batch.origin.get("high_watermark") is not None:
+            return batch.origin
+    return None
+
+
+def _one_second_before(stamp: str | None) -> str | None:
+    if stamp is None:
+        return None
+    try:
+        return (datetime.fromisoformat(stamp) - timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return stamp  # not a timestamp we understand: no overlap, exclusive as the API says

@@ -4,9 +4,7 @@ from pipelines.factories import Department, inbox_source
 from warehouse.landing import FileDatasetSpec
 
 DEPARTMENT = Department("building_tax", "楼宇税收", "team:building-economy", "税务局楼宇税收月报（GBK csv）")
-
-defs = inbox_source(
-    DEPARTMENT,
-    [FileDatasetSpec("tax_record", ("楼宇税收_*.csv",))],
-    {"tax_record": "楼宇税收：统一社会信用代码、纳税人、楼宇、楼层、所属期、税收（万元）"},
-)
+DATASETS = [
+    FileDatasetSpec("tax_record", ("楼宇税收_*.csv",), "楼宇税收：统一社会信用代码、纳税人、楼宇、楼层、所属期、税收（万元）"),
+]
+defs = inbox_source(DEPARTMENT, DATASETS)

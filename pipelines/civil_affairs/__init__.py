@@ -4,19 +4,10 @@ from pipelines.factories import Department, inbox_source
 from warehouse.landing import FileDatasetSpec
 
 DEPARTMENT = Department("civil_affairs", "民政", "team:civil-affairs", "民政业务系统导出（xlsx / GBK csv）")
-
-defs = inbox_source(
-    DEPARTMENT,
-    [
-        FileDatasetSpec("dibao", ("低保名册_*.xlsx",)),
-        FileDatasetSpec("tekun", ("特困供养名册_*.xlsx",)),
-        FileDatasetSpec("disabled", ("残疾人名册_*.csv",)),
-        FileDatasetSpec("elderly_allowance", ("高龄津贴发放表_*.csv",)),
-    ],
-    {
-        "dibao": "城乡低保名册（月报）",
-        "tekun": "特困供养人员名册（月报）",
-        "disabled": "残疾人名册（月报）",
-        "elderly_allowance": "高龄津贴发放表（月报）",
-    },
-)
+DATASETS = [
+    FileDatasetSpec("dibao", ("低保名册_*.xlsx",), "城乡低保名册（月报）"),
+    FileDatasetSpec("tekun", ("特困供养名册_*.xlsx",), "特困供养人员名册（月报）"),
+    FileDatasetSpec("disabled", ("残疾人名册_*.csv",), "残疾人名册（月报）"),
+    FileDatasetSpec("elderly_allowance", ("高龄津贴发放表_*.csv",), "高龄津贴发放表（月报）"),
+]
+defs = inbox_source(DEPARTMENT, DATASETS)

@@ -4,9 +4,13 @@ from pipelines.factories import Department, http_source
 from warehouse.landing import HttpDatasetSpec
 
 DEPARTMENT = Department("hotline", "12345热线", "team:hotline", "12345政务服务便民热线系统 (HTTP JSON)")
-
-defs = http_source(
-    DEPARTMENT,
-    HttpDatasetSpec("ticket", "/api/v1/tickets", watermark_field="updatedAt"),
-    "工单：来电人、电话、地址、诉求分类、内容、办理过程（受理/派单/办结/退回/回访）、满意度",
-)
+DATASETS = [
+    HttpDatasetSpec(
+        "ticket",
+        "/api/v1/tickets",
+        watermark_field="updatedAt",
+        key_field="ticketNo",
+        description="工单：来电人、电话、地址、诉求分类、内容、办理过程（受理/派单/办结/退回/回访）、满意度",
+    )
+]
+defs = http_source(DEPARTMENT, DATASETS[0])

@@ -1,13 +1,11 @@
 """医保 medical insurance: the insurance bureau's SQL database (tables stamped with updated_at)."""
 
-from pipelines.factories import Department, SqlDataset, sql_source
+from pipelines.factories import Department, sql_source
+from warehouse.landing import SqlTableSpec
 
 DEPARTMENT = Department("medical_insurance", "医保", "team:medical-insurance", "医疗保障信息系统 (SQL)")
-
-defs = sql_source(
-    DEPARTMENT,
-    [
-        SqlDataset("insured_person", "updated_at", "参保人员：姓名、身份证号、险种、参保状态"),
-        SqlDataset("payment", "updated_at", "缴费记录：所属期、金额（元）"),
-    ],
-)
+DATASETS = [
+    SqlTableSpec("insured_person", "updated_at", "参保人员：姓名、身份证号、险种、参保状态"),
+    SqlTableSpec("payment", "updated_at", "缴费记录：所属期、金额（元）"),
+]
+defs = sql_source(DEPARTMENT, DATASETS)

@@ -1,16 +1,12 @@
-"""区划与楼栋 registry: the grid system's org tree (区/街道/社区/网格) and building ledger.
-Reference data every other source is checked against."""
+"""网格与楼栋 registry: the grid system's org tree (区/街道/社区/网格) and building ledger —
+reference data every other source is checked against."""
 
 from pipelines.factories import Department, inbox_source
 from warehouse.landing import FileDatasetSpec
 
 DEPARTMENT = Department("registry", "网格与楼栋", "team:grid-governance", "网格化管理平台导出（csv）")
-
-defs = inbox_source(
-    DEPARTMENT,
-    [
-        FileDatasetSpec("org_unit", ("区划网格_*.csv",)),
-        FileDatasetSpec("building", ("楼栋台账_*.csv",)),
-    ],
-    {"org_unit": "组织机构树：区 → 街道 → 社区 → 网格", "building": "楼栋台账：楼栋编码、地址、类型、层数、所属网格"},
-)
+DATASETS = [
+    FileDatasetSpec("org_unit", ("区划网格_*.csv",), "组织机构树：区 → 街道 → 社区 → 网格"),
+    FileDatasetSpec("building", ("楼栋台账_*.csv",), "楼栋台账：楼栋编码、地址、类型、层数、所属网格"),
+]
+defs = inbox_source(DEPARTMENT, DATASETS)

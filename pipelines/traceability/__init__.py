@@ -4,15 +4,8 @@ from pipelines.factories import Department, inbox_source
 from warehouse.landing import FileDatasetSpec
 
 DEPARTMENT = Department("traceability", "追溯码", "team:market-supervision", "溯本通追溯平台导出（csv / jsonl）")
-
-defs = inbox_source(
-    DEPARTMENT,
-    [
-        FileDatasetSpec("trace_code", ("追溯码登记_*.csv",)),
-        FileDatasetSpec("trace_event", ("追溯码流转_*.jsonl",)),
-    ],
-    {
-        "trace_code": "追溯码登记：产品批次、产地、生产企业",
-        "trace_event": "追溯码流转：产地 → 批发市场 → 零售 的环节事件",
-    },
-)
+DATASETS = [
+    FileDatasetSpec("trace_code", ("追溯码登记_*.csv",), "追溯码登记：产品批次、产地、生产企业"),
+    FileDatasetSpec("trace_event", ("追溯码流转_*.jsonl",), "追溯码流转：产地 → 批发市场 → 零售 的环节事件"),
+]
+defs = inbox_source(DEPARTMENT, DATASETS)

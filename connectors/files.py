@@ -1,0 +1,765 @@
+"""Read delivered files — CSV, JSON lines, Excel workbooks — into Arrow tables of text.
+
+Every cell comes back as the text the file holds: no type inference, no trimming, no
+row dropped. What cannot be parsed cleanly is kept, not repaired: a ragged CSV line or a
+bad JSON line keeps its original text in `_raw_line` so the standardization stage can
+quarantine it with its evidence. Each row carries the line (CSV/JSONL) or sheet row
+(Excel) number it came from, so a clerk can find it in the file.
+
+Excel cells as text (fastexcel/calamine, then corrected here where calamine loses detail):
+- text: exactly as stored (whitespace kept); empty cells -> null.
+- numbers: integers without '.0' ('12', '1234567890123'); fractions as stored up to 9
+  decimals, beyond that as Excel's formula bar shows them (15 significant digits, never
+  in exponent form: '0.333333333333333', '0.0000000001'). Integers longer than 15 digits
+  were already rounded by Excel when typed (ID numbers typed as numbers lose their tail;
+  that is the workbook's damage, not ours).
+- dates / datetimes (date-formatted numbers): 'YYYY-MM-DD' at midnight, else
+  'YYYY-MM-DD HH:MM:SS[.fff]'; a time of day alone: 'HH:MM:SS'. A bare serial number
+  without a date format stays a number ('45000'). Text cells that happen to read
+  'YYYY-MM-DD 00:00:00' are shortened the same way (fastexcel cannot tell them apart).
+- booleans: 'true' / 'false'; error cells: '#DIV/0!', '#N/A', ... ; formulas: their cached
+  value (null when the writer never calculated them, e.g. files saved by openpyxl).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import decimal
+import gc
+import hashlib
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import charset_normalizer
+import fastexcel
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from connectors.errors import UnreadableFile
+
+RAW_LINE = "_raw_line"
+DELIMITERS = (",", "\t", ";", "|")
+FOOTER_MARKERS = ("制表人", "填表人", "审核人", "负责人", "制表日期", "填报日期", "备注", "说明", "注：", "注:")
+TEMP_PREFIXES = (".", "~$")
+TEMP_SUFFIXES = (".part", ".tmp")
+HEAD_ROWS = 20  # rows searched for titles and the header
+TAIL_ROWS = 10  # rows searched for a footer
+MAX_WORKBOOK_BYTES = 200 * 2**20
+MAX_UNPACKED_BYTES = 2 * 2**30  # an xlsx is a zip: refuse bombs before calamine inflates them
+MAX_ZIP_RATIO = 200
+
+_UTF8_EVIDENCE = 20  # non-ASCII characters decoded as UTF-8 before an error: the file *is* UTF-8
+_CONTROL = re.compile(r"[\x01-\x08\x0b\x0e-\x19\x1b-\x1f\x7f]")
+_DATA_LIKE = re.compile(
+    r"""^\s*(
+        [-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d*)?([eE][-+]?\d+)?%?   # numbers, 1,234.5, 12%
+      | [-+]?\.\d+
+      | \d{17}[\dXx]                                         # ID card number
+      | \d{4}[-/.年]\d{1,2}([-/.月]\d{1,2}日?)?(\s.*)?         # dates
+      | \d{1,2}:\d{2}(:\d{2})?
+      | true|false
+    )\s*$""",
+    re.VERBOSE,
+)
+
+
+@dataclass
+class FileTable:
+    """One table read from a file: every column text, plus where each row came from."""
+
+    table: pa.Table  # every column pa.string(); names = header cells made unique
+    row_numbers: pa.Array  # int64: CSV/JSONL line number (first line of the record) or Excel row, 1-based
+    header: list[str]  # original header cells as read; multi-row headers joined 'top/sub'
+    sheet: str | None = None
+    encoding: str | None = None
+    preamble: list[str] = field(default_factory=list)  # title rows above the header, as text
+    footer: list[str] = field(default_factory=list)  # trailing 制表人/审核人/备注 rows, as text
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's content, read in chunks (files may be larger than memory)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot be opened: {exc.strerror or exc}") from None
+
+
+def _empty(cell: object) -> bool:
+    return cell is None or not str(cell).strip()
+
+
+def _filled(cells: Sequence[object]) -> list[str]:
+    return [str(c) for c in cells if not _empty(c)]
+
+
+def _row_text(cells: Sequence[object]) -> str:
+    return " ".join(c.strip() for c in _filled(cells))
+
+
+def _looks_like_data(cell: str) -> bool:
+    return bool(_DATA_LIKE.match(cell))
+
+
+def unique_names(cells: Sequence[str | None]) -> list[str]:
+    """Column names from header cells: '' -> 'column_3', a second 'x' -> 'x_2'.
+    `_raw_line` is reserved for the connector's own column."""
+    seen, names = {RAW_LINE}, []
+    for i, cell in enumerate(cells, 1):
+        base = (cell or "").strip() or f"column_{i}"
+        name, k = base, 1
+        while name in seen:
+            k += 1
+            name = f"{base}_{k}"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _header_index(rows: Sequence[Sequence[object]]) -> int:
+    """Leading rows with a single filled cell are titles; the header is the first row with
+    two or more. A file where no row has two (a one-column list) has its header first."""
+    for i, row in enumerate(rows):
+        if len(_filled(row)) >= 2:
+            return i
+    return 0
+
+
+def _footer_count(rows: Sequence[Sequence[object]], *, single_cell_rule: bool) -> int:
+    """How many of the trailing `rows` are a footer: 制表人/审核人/备注… rows, and (workbooks)
+    rows with one filled cell that is not data-like, such as a closing note."""
+    n = 0
+    for row in reversed(rows):
+        cells = _filled(row)
+        if not cells:
+            n += 1
+            continue
+        first = re.sub(r"\s+", "", cells[0])
+        if first.startswith(FOOTER_MARKERS) or (
+                single_cell_rule and len(cells) == 1 and not _looks_like_data(cells[0])):
+            n += 1
+        else:
+            break
+    # Trailing blank rows alone are not a footer.
+    while n and not _filled(rows[len(rows) - n]):
+        n -= 1
+    return n
+
+
+# --- encodings -----------------------------------------------------------------------------
+
+_SIGNATURES = (
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx workbook?)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office file (.xls/.doc?)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+)
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _check_text(text: str, path: str | Path) -> None:
+    """Decoded text must look like text: binary files often decode 'successfully'."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise UnreadableFile(path, "contains NUL bytes: this is a binary file, not text "
+                             f"(first at line {text.count(chr(10), 0, nul) + 1})")
+    sample = text[: 1 << 20]
+    if sample and len(_CONTROL.findall(sample)) > max(3, len(sample) // 1000):
+        raise UnreadableFile(path, "is full of control characters: this is a binary file or the "
+                             "wrong encoding, not readable text")
+
+
+def _decode(data: bytes, path: str | Path, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding). Strict decoding only: a replaced character would be a lost one."""
+    if encoding:
+        try:
+            text = data.decode(encoding)
+        except LookupError:
+            raise UnreadableFile(path, f"unknown encoding {encoding!r}") from None
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(path, f"is not valid {encoding}: undecodable bytes on line "
+                                 f"{_line_of(data, exc.start)}") from None
+        text = text.removeprefix("\ufeff")
+        _check_text(text, path)
+        return text, encoding
+    for magic, what in _SIGNATURES:
+        if data.startswith(magic):
+            raise UnreadableFile(path, f"is {what}, not a text file")
+    if data.startswith(codecs.BOM_UTF8):
+        candidates = ["utf-8-sig"]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ["utf-16"]  # Excel's "Unicode text" export
+    else:
+        candidates = ["utf-8"]
+    for enc in candidates:
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError as exc:
+            evidence = sum(1 for ch in data[: exc.start].decode(enc, "ignore") if ord(ch) > 127)
+            if enc.startswith("utf-8") and evidence:
+                if exc.end >= len(data) and exc.reason == "unexpected end of data":
+                    raise UnreadableFile(path, "ends in the middle of a UTF-8 character: "
+                                         "the file looks cut off") from None
+                if evidence >= _UTF8_EVIDENCE:
+                    raise UnreadableFile(path, "mixes UTF-8 with another encoding: bytes on line "
+                                         f"{_line_of(data, exc.start)} are not UTF-8") from None
+            if enc == "utf-16":
+                raise UnreadableFile(path, "starts like UTF-16 but is not valid UTF-16") from None
+    else:
+        try:
+            # GBK files decode as GB18030 (a superset); trying it before charset-normalizer
+            # stops short Chinese files being guessed as Big5 or a Cyrillic code page.
+            text, enc = data.decode("gb18030"), "gb18030"
+        except UnicodeDecodeError:
+            best = charset_normalizer.from_bytes(data).best()
+            if best is None:
+                raise UnreadableFile(path, "is not text in any known encoding (not UTF-8, not "
+                                     "GBK/GB18030): binary data or a damaged file") from None
+            enc = best.encoding
+            text = str(best)
+    text = text.removeprefix("\ufeff")
+    _check_text(text, path)
+    return text, enc
+
+
+def detect_encoding(data: bytes, *, path: str | Path = "<bytes>") -> str:
+    """'utf-8-sig' | 'utf-8' | 'gb18030' (also for GBK) | what charset-normalizer finds.
+    Raises UnreadableFile naming `path` when nothing decodes cleanly."""
+    return _decode(data, path)[1]
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Parsed:
+    header: list[str]
+    columns: list[pa.Array]
+    raw: pa.Array
+    lines: np.ndarray
+    preamble: list[str]
+    footer: list[str]
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The candidate that splits the first lines into the most consistent number (>= 2) of fields."""
+    sample = text[:65536]
+    if len(text) > len(sample) and "\n" in sample:
+        sample = sample[: sample.rfind("\n") + 1]
+    best, best_key = ",", (0.0, 0)
+    for d in DELIMITERS:
+        counts = [len(r) for r in csv.reader(io.StringIO(sample, newline=""), delimiter=d, strict=False)
+                  if r][:50]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        if mode < 2:
+            continue
+        key = (counts.count(mode) / len(counts), mode)
+        if key > best_key:
+            best, best_key = d, key
+    return best
+
+
+def _strip_eol(line: str) -> str:
+    if line.endswith("\r\n"):
+        return line[:-2]
+    return line[:-1] if line.endswith(("\n", "\r")) else line
+
+
+def _parse_record(utf8: bytes, start: int, end: int, sep: str) -> list[str]:
+    text = utf8[start:end].decode("utf-8")
+    return next(csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=False), [])
+
+
+def _csv_fast(utf8: bytes, sep: str) -> _Parsed | None:
+    """polars reads the cells; numpy finds the record structure (where records start, how many
+    fields each has) so ragged lines are found without a Python loop. None when the file is
+    beyond this (bare-CR line ends, quotes polars refuses): the csv-module path decides then."""
+    if b"\r" in utf8 and utf8.count(b"\r") != utf8.count(b"\r\n"):
+        return None  # bare CR line ends: polars splits on LF only
+    buf = np.frombuffer(utf8, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    eols, seps = newlines, np.flatnonzero(buf == ord(sep))
+    quotes = np.flatnonzero(buf == 34)
+    if len(quotes):
+        # Only well-formed (RFC 4180) quoting here: opening quotes start a field, closing quotes
+        # end one, '""' escapes. Anything else ('ab"c', ' "x"', an unclosed quote) is read
+        # by the csv module, whose lenient reading differs from polars'.
+        if len(quotes) % 2:
+            return None
+        opening, closing = quotes[0::2], quotes[1::2]
+        before = buf[np.maximum(opening - 1, 0)]
+        after = buf[np.minimum(closing + 1, len(buf) - 1)]
+        if not (((opening == 0) | np.isin(before, (ord(sep), 10, 34))).all()
+                and ((closing == len(buf) - 1) | np.isin(after, (ord(sep), 10, 13, 34))).all()):
+            return None
+        # Inside a quoted field iff an odd number of quotes precede ('""' escapes count twice).
+        # In UTF-8 these ASCII bytes never occur inside a multi-byte character.
+        eols = eols[np.searchsorted(quotes, eols) % 2 == 0]
+        seps = seps[np.searchsorted(quotes, seps) % 2 == 0]
+    starts = np.concatenate(([0], eols + 1))
+    ends = np.concatenate((eols, [len(utf8)]))
+    if starts[-1] == len(utf8):  # a final newline ends the last record, it starts none
+        starts, ends = starts[:-1], ends[:-1]
+    ends = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))  # CRLF
+    blank = starts == ends
+    fields = np.searchsorted(seps, ends) - np.searchsorted(seps, starts) + 1
+    lines = np.searchsorted(newlines, starts) + 1  # 1-based line where each record starts
+    records = np.flatnonzero(~blank)
+    if not len(records):
+        return None
+
+    head = [_parse_record(utf8, starts[i], ends[i], sep) for i in records[:HEAD_ROWS]]
+    h = _header_index(head)
+    header, width = head[h], len(head[h])
+    try:
+        df = pl.read_csv(utf8, has_header=False, infer_schema=False, separator=sep, quote_char='"',
+                         schema={f"c{j}": pl.String for j in range(width)}, missing_columns="insert",
+                         extra_columns="ignore", truncate_ragged_lines=True, empty_string_is_null=True,
+                         raise_if_empty=False, low_memory=False)
+    except Exception:
+        return None  # malformed quoting: the fallback keeps those lines whole
+    if df.height != len(starts):
+        return None  # polars saw other records than the quote analysis: do not guess
+
+    body = records[h + 1:]
+    tail = [_parse_record(utf8, starts[i], ends[i], sep) for i in body[-TAIL_ROWS:]]
+    f = _footer_count(tail, single_cell_rule=False)
+    footer = tail[len(tail) - f:] if f else []
+    body = body[: len(body) - f]
+    # Every null is an empty field on a good line; ragged lines are overwritten below.
+    if len(body) and body[-1] - body[0] + 1 == len(body):
+        out = df.slice(int(body[0]), len(body))  # no blank lines inside: no gather needed
+    else:
+        out = df[pl.Series(body, dtype=pl.Int64)] if len(body) else df.clear()
+    out = out.with_columns(pl.all().fill_null(""))
+    raw: list[str | None] = [None] * len(body)
+    ragged = np.flatnonzero(fields[body] != width)
+    if len(ragged):
+        cells = [_parse_record(utf8, starts[i], ends[i], sep) for i in body[ragged]]
+        for k, i in zip(ragged, body[ragged]):
+            raw[k] = utf8[starts[i]:ends[i]].decode("utf-8")
+        out = out.with_columns(
+            out.get_column(c).scatter(ragged, [r[j] if j < len(r) else None for r in cells])
+            for j, c in enumerate(out.columns))
+    table = out.to_arrow()
+    return _Parsed(
+        header=header,
+        columns=[c.cast(pa.string()) for c in table.columns],
+        raw=pa.array(raw, pa.string()),
+        lines=lines[body],
+        preamble=[_row_text(r) for r in head[:h]],
+        footer=[_row_text(r) for r in footer],
+    )
+
+
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_OTHER_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Millions of small lists make the cyclic GC rescan everything again and again (2-3x the
+    parse time); they hold no cycles, so pause it while building them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _csv_slow(text: str, sep: str) -> _Parsed:
+    """Python's csv module, record by record: the fallback for what polars refuses (unbalanced
+    quotes, bare-CR line ends). Keeps each ragged record's original text."""
+    if csv.field_size_limit() < 2**31 - 1:
+        csv.field_size_limit(2**31 - 1)  # a cell holding a whole document is data, not an error
+    # str.splitlines is fast but also breaks at \x0b, \x1c, U+2028 ..., which are cell content in CSV.
+    lines = (_PHYSICAL_LINE.findall(text) if any(c in text for c in _OTHER_LINE_BREAKS)
+             else text.splitlines(True))
+    reader = csv.reader(lines, delimiter=sep, quotechar='"', strict=False)
+    records: list[tuple[int, int, list[str]]] = []  # (first line index, end line index, fields)
+    prev = 0
+    for rec in reader:
+        if rec:  # [] is a blank line
+            records.append((prev, reader.line_num, rec))
+        prev = reader.line_num
+    if not records:
+        return _Parsed([], [], pa.array([], pa.string()), np.zeros(0, np.int64), [], [])
+
+    def raw(first: int, end: int) -> str:
+        return _strip_eol("".join(lines[first:end]))
+
+    h = _header_index([r for _, _, r in records[:HEAD_ROWS]])
+    header = records[h][2]
+    width = len(header)
+    tail_start = max(h + 1, len(records) - TAIL_ROWS)
+    f = _footer_count([r for _, _, r in records[tail_start:]], single_cell_rule=False)
+    body = records[h + 1: len(records) - f]
+    rows: list[list[str | None]] = []
+    raws: list[str | None] = []
+    for first, end, rec in body:
+        if len(rec) == width:
+            rows.append(rec)  # type: ignore[arg-type]
+            raws.append(None)
+        else:  # ragged: keep what fits, and the whole line as evidence
+            rows.append(rec[:width] + [None] * (width - len(rec)))
+            raws.append(raw(first, end))
+    columns = [pa.array(col, pa.string()) for col in zip(*rows)] if rows else \
+        [pa.array([], pa.string()) for _ in header]
+    return _Parsed(
+        header=header,
+        columns=columns,
+        raw=pa.array(raws, pa.string()),
+        lines=np.array([first + 1 for first, _, _ in body], dtype=np.int64),
+        preamble=[_row_text(r) for _, _, r in records[:h]],
+        footer=[_row_text(r) for _, _, r in records[len(records) - f:]] if f else [],
+    )
+
+
+def read_csv(path: str | Path, *, encoding: str | None = None, delimiter: str | None = None) -> FileTable:
+    """A delimited text file as a table of text; see the module docstring.
+
+    Tables always end with `_raw_line`: null for good lines, the whole original line for a
+    ragged one (more or fewer fields than the header), whose fields are kept where they fit.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    text, enc = _decode(data, path, encoding)
+    if not text or text.isspace():
+        return FileTable(pa.table({RAW_LINE: pa.array([], pa.string())}), pa.array([], pa.int64()), [],
+                         encoding=enc)
+    if delimiter is not None and len(delimiter) != 1:
+        raise ValueError(f"delimiter must be one character, not {delimiter!r}")
+    sep = delimiter or _sniff_delimiter(text)
+    # polars reads UTF-8 only: GBK etc. was decoded above and is re-encoded here.
+    is_utf8 = codecs.lookup(enc).name == "utf-8" and not data.startswith(codecs.BOM_UTF8)
+    parsed = _csv_fast(data if is_utf8 else text.encode("utf-8"), sep)
+    if parsed is None:
+        with _gc_paused():
+            parsed = _csv_slow(text, sep)
+    names = unique_names(parsed.header)
+    table = pa.Table.from_arrays([*parsed.columns, parsed.raw], names=[*names, RAW_LINE])
+    return FileTable(table, pa.array(parsed.lines, pa.int64()), parsed.header, encoding=enc,
+                     preamble=parsed.preamble, footer=parsed.footer)
+
+
+# --- JSON lines ----------------------------------------------------------------------------
+
+
+class _Num(str):
+    """A JSON number kept as its source text: '1.50' stays '1.50', big integers stay exact."""
+
+
+# One decoder for all lines: json.loads(..., parse_int=...) would build a new one per call.
+_JSON = json.JSONDecoder(parse_int=_Num, parse_float=_Num, parse_constant=_Num)
+
+
+_quote = json.encoder.encode_basestring  # the C string encoder: what json.dumps(s, ensure_ascii=False) writes
+
+
+def _compact(value: object) -> str:
+    # json.dumps would quote _Num as a string; numbers must be written back as their tokens.
+    t = type(value)
+    if t is _Num:
+        return value  # type: ignore[return-value]
+    if t is str:
+        return _quote(value)
+    if t is dict:
+        return "{" + ",".join(f"{_quote(k)}:{_compact(v)}" for k, v in value.items()) + "}"  # type: ignore[union-attr]
+    if t is list:
+        return "[" + ",".join([_compact(v) for v in value]) + "]"  # type: ignore[union-attr]
+    return "null" if value is None else ("true" if value else "false")
+
+
+def _json_cell(value: object) -> str | None:
+    if value is None:
+        return None
+    if value is True or value is False:
+        return "true" if value else "false"
+    return _compact(value)
+
+
+_TEXT_TYPES = (str, _Num)
+
+
+def read_jsonl(path: str | Path) -> FileTable:
+    """JSON lines: one object per line, columns = union of top-level keys in first-seen order.
+    Scalars as text (numbers exactly as written, true/false), nested values as compact JSON.
+    A line that is not a JSON object is kept whole in `_raw_line` (other columns null)."""
+    path = Path(path)
+    text, enc = _decode(_read_bytes(path), path)
+    with _gc_paused():
+        return _jsonl_table(text, enc)
+
+
+def _jsonl_table(text: str, enc: str) -> FileTable:
+    columns: dict[str, list[str | None]] = {}  # filled row by row; padded with None where a key is absent
+    raws: list[str | None] = []
+    lines: list[int] = []
+    n = 0
+    for no, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
+        if not line or line.isspace():
+            continue
+        try:
+            obj = _JSON.decode(line)
+        except ValueError:
+            obj = None
+        if type(obj) is dict:
+            for key, value in obj.items():
+                col = columns.get(key)
+                if col is None:
+                    col = columns[key] = []
+                if len(col) < n:
+                    col.extend([None] * (n - len(col)))
+                col.append(value if type(value) in _TEXT_TYPES else _json_cell(value))
+            raws.append(None)
+        else:
+            raws.append(line)
+        lines.append(no)
+        n += 1
+    header = list(columns)
+    arrays = [pa.array(col + [None] * (n - len(col)), pa.string()) for col in columns.values()]
+    table = pa.Table.from_arrays([*arrays, pa.array(raws, pa.string())],
+                                 names=[*unique_names(header), RAW_LINE])
+    return FileTable(table, pa.array(lines, pa.int64()), header, encoding=enc)
+
+
+# --- workbooks -----------------------------------------------------------------------------
+
+_CELL_ERRORS = {"Div0": "#DIV/0!", "NA": "#N/A", "Name": "#NAME?", "Null": "#NULL!", "Num": "#NUM!",
+                "Ref": "#REF!", "Value": "#VALUE!", "GettingData": "#GETTING_DATA"}
+
+
+def _check_workbook_file(path: Path) -> None:
+    """Cheap checks before calamine sees the file: size, container, zip-bomb ratio."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot be opened: {exc.strerror or exc}") from None
+    if size == 0:
+        raise UnreadableFile(path, "is empty (0 bytes)")
+    if size > MAX_WORKBOOK_BYTES:
+        raise UnreadableFile(path, f"is {size / 2**20:.0f} MB, more than the "
+                             f"{MAX_WORKBOOK_BYTES // 2**20} MB accepted for a workbook")
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                members = zf.infolist()
+        except (zipfile.BadZipFile, OSError):
+            raise UnreadableFile(path, "is damaged: not a readable .xlsx (ZIP) container") from None
+        names = {m.filename for m in members}
+        if not names & {"xl/workbook.xml", "xl/workbook.bin", "content.xml"}:
+            raise UnreadableFile(path, "is a ZIP archive but not an Excel workbook")
+        unpacked = sum(m.file_size for m in members)
+        worst = max((m.file_size / max(m.compress_size, 1) for m in members), default=0)
+        if unpacked > MAX_UNPACKED_BYTES or (worst > MAX_ZIP_RATIO and unpacked > 50 * 2**20):
+            raise UnreadableFile(path, f"would unpack to {unpacked / 2**20:.0f} MB (compression "
+                                 f"ratio {worst:.0f}:1): refused as a possible zip bomb")
+    elif head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        pass  # .xls (or an encrypted .xlsx, which calamine will report)
+    elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        raise UnreadableFile(path, "is an HTML/XML page saved under a workbook name (a common "
+                             "'Excel' export of web systems): open it in Excel and save as .xlsx, "
+                             "or deliver CSV")
+    else:
+        raise UnreadableFile(path, "is not an Excel workbook (no .xlsx/.xls signature); "
+                             "it may be a CSV file with the wrong extension")
+
+
+def _excel_number(x: float) -> str:
+    """A float as Excel's formula bar shows it: 15 significant digits, no exponent."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return str(x)
+    text = format(decimal.Decimal(f"{x:.15g}"), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _sheet_frame(reader: fastexcel.ExcelReader, name: str) -> pl.DataFrame:
+    """The sheet as a frame of text cells, row i = Excel row i+1."""
+    # skip_rows=0 keeps leading empty rows, so frame rows line up with Excel row numbers.
+    sheet = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0)
+    if sheet.height == 0 or sheet.width == 0:
+        return pl.DataFrame()
+    batch, errors = sheet.to_arrow_with_errors()
+    text = pl.from_arrow(batch)
+    assert isinstance(text, pl.DataFrame)
+    # fastexcel renders floats with at most 9 decimals ('0.333333333', 1e-10 -> '0'); where that
+    # lost digits, re-render the exact float, read a second time as numbers.
+    nums = pl.from_arrow(reader.load_sheet(name, header_row=None, dtypes="float", skip_rows=0).to_arrow())
+    assert isinstance(nums, pl.DataFrame)
+    cols = []
+    for c in text.columns:
+        s, f = text.get_column(c), nums.get_column(c)
+        lossy = (f.is_finite() & (s.cast(pl.Float64, strict=False) != f)).fill_null(False).arg_true()
+        if len(lossy):
+            s = s.scatter(lossy, [_excel_number(v) for v in f.gather(lossy).to_list()])
+        cols.append(s)
+    text = pl.DataFrame(cols)
+    for err in errors.errors if errors else ():  # error cells come back null; keep what Excel shows
+        row, col = err.offset_position
+        kind = re.search(r"Error\((\w+)\)", err.detail)
+        if kind:
+            text[row, col] = _CELL_ERRORS.get(kind.group(1), f"#{kind.group(1).upper()}")
+    return text.with_columns(
+        pl.all().str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}")
+        .str.replace(r"^1899-12-31 (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "${1}")
+    )
+
+
+def _header_names(levels: list[list[str | None]]) -> list[str]:
+    """Join multi-row header cells 'top/sub', carrying a merged group name (stored only in its
+    first cell) right across the columns whose lower rows name something."""
+    width = len(levels[0])
+    filled: list[list[str | None]] = []
+    for li, level in enumerate(levels):
+        if li == len(levels) - 1:
+            filled.append(list(level))
+            break
+        out: list[str | None] = []
+        last: str | None = None
+        for j, cell in enumerate(level):
+            if li and j and filled[li - 1][j] != filled[li - 1][j - 1]:
+                last = None  # a new parent group starts: its children do not inherit across
+            if not _empty(cell):
+                last = cell
+                out.append(cell)
+            elif any(not _empty(levels[m][j]) for m in range(li + 1, len(levels))):
+                out.append(last)
+            else:
+                out.append(None)
+        filled.append(out)
+    return ["/".join(str(filled[li][j]) for li in range(len(levels)) if not _empty(filled[li][j]))
+            for j in range(width)]
+
+
+def _has_sub_header(top: Sequence[str | None], nxt: Sequence[str | None]) -> bool:
+    gap_filled = any(_empty(t) and not _empty(n) for t, n in zip(top, nxt))
+    below = _filled(nxt)
+    return gap_filled and bool(below) and not any(_looks_like_data(c) for c in below)
+
+
+def _sheet_table(frame: pl.DataFrame, name: str, header_rows: int | None,
+                 title_rows: int | None) -> FileTable:
+    nonblank = np.flatnonzero(~frame.select(pl.all_horizontal(pl.all().is_null())).to_series().to_numpy())
+    head_idx = [int(i) for i in nonblank[: HEAD_ROWS + (title_rows or 0)]]
+    head = {i: frame.row(i) for i in head_idx}
+    if title_rows is not None:
+        start = next((i for i in head_idx if i >= title_rows), None)
+        h = head_idx.index(start) if start is not None else len(head_idx)
+    else:
+        h = _header_index([head[i] for i in head_idx])
+    preamble = [_row_text(head[i]) for i in head_idx[:h]]
+    if h >= len(head_idx):  # nothing below the titles
+        return FileTable(pa.table({}), pa.array([], pa.int64()), [], sheet=name, preamble=preamble)
+    k = header_rows
+    if k is None:
+        k = 2 if h + 1 < len(head_idx) and _has_sub_header(head[head_idx[h]], head[head_idx[h + 1]]) else 1
+    header_idx = [int(i) for i in nonblank[h: h + k]]
+    levels = [list(frame.row(i)) for i in header_idx]
+    header = _header_names(levels)
+    data_idx = nonblank[h + k:]
+    tail = [frame.row(int(i)) for i in data_idx[-TAIL_ROWS:]]
+    f = _footer_count(tail, single_cell_rule=frame.width >= 3)
+    footer = [_row_text(r) for r in tail[len(tail) - f:]] if f else []
+    data_idx = data_idx[: len(data_idx) - f]
+    body = frame[data_idx.tolist()] if len(data_idx) else frame.clear()
+    # Drop columns with no header and no data (formatting-only columns calamine includes).
+    keep = [j for j, c in enumerate(body.columns)
+            if header[j] or body.get_column(c).null_count() < body.height]
+    header = [header[j] for j in keep]
+    table = body.select([body.columns[j] for j in keep]).to_arrow()
+    table = pa.Table.from_arrays([c.cast(pa.string()) for c in table.columns], names=unique_names(header))
+    return FileTable(table, pa.array(data_idx + 1, pa.int64()), header, sheet=name,
+                     preamble=preamble, footer=footer)
+
+
+def read_workbook(path: str | Path, *, sheets: list[str] | None = None, header_rows: int | None = None,
+                  title_rows: int | None = None) -> list[FileTable]:
+    """One FileTable per non-empty sheet (or per named sheet), header found as described in
+    the module docstring. `title_rows` = sheet rows above the header; `header_rows` = how
+    many rows the header spans. Both override detection."""
+    path = Path(path)
+    _check_workbook_file(path)
+    try:
+        reader = fastexcel.read_excel(path)
+        names = reader.sheet_names
+        missing = [s for s in sheets or [] if s not in names]
+        if missing:
+            raise UnreadableFile(path, f"has no sheet {', '.join(missing)}; sheets: {', '.join(names)}")
+        out = []
+        for name in sheets or names:
+            frame = _sheet_frame(reader, name)
+            if frame.width == 0 or frame.height == 0:
+                continue
+            out.append(_sheet_table(frame, name, header_rows, title_rows))
+        return out
+    except fastexcel.FastExcelError as exc:
+        raise UnreadableFile(path, f"cannot be read as a workbook: {_first_line(exc)}") from None
+    except BaseException as exc:  # a calamine panic surfaces as pyo3's PanicException(BaseException)
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise UnreadableFile(path, f"cannot be read as a workbook (reader crashed: {_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+# --- inbox ---------------------------------------------------------------------------------
+
+
+def _is_temp(name: str) -> bool:
+    return name.startswith(TEMP_PREFIXES) or name.lower().endswith(TEMP_SUFFIXES)
+
+
+def new_files(inbox: Path, patterns: list[str], seen_sha256: set[str]) -> list[tuple[Path, str]]:
+    """Files in `inbox` matching any glob, skipping hidden/temporary ones ('.*', '~$*', '*.part',
+    '*.tmp') and any whose content was seen before (by SHA-256, so a re-sent file under a new
+    name is recognised); sorted by name, with their hashes."""
+    inbox = Path(inbox)
+    found: set[Path] = set()
+    for pattern in patterns:
+        for p in inbox.glob(pattern):
+            if not any(_is_temp(part) for part in p.relative_to(inbox).parts) and p.is_file():
+                found.add(p)
+    seen = set(seen_sha256)
+    out = []
+    for p in sorted(found, key=lambda p: p.relative_to(inbox).as_posix()):
+        try:
+            digest = sha256_file(p)
+        except FileNotFoundError:
+            continue  # moved away while we looked
+        if digest not in seen:
+            seen.add(digest)  # the same content twice in one delivery counts once
+            out.append((p, digest))
+    return out

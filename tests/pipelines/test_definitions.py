@@ -1,0 +1,33 @@
+"""The Dagster code location as a data engineer sees it in the UI."""
+
+import dagster as dg
+
+from pipelines.definitions import DEPARTMENTS, defs
+
+
+def test_code_location_loads():
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_every_source_is_an_asset_grouped_by_department_with_owner_and_description():
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    expected = {
+        dg.AssetKey(["raw", m.DEPARTMENT.key, d.dataset]) for m in DEPARTMENTS for d in m.DATASETS
+    }
+    assert expected == set(specs)
+    assert len(DEPARTMENTS) == 8 and len(expected) == 16
+    for module in DEPARTMENTS:
+        dept = module.DEPARTMENT
+        for d in module.DATASETS:
+            spec = specs[dg.AssetKey(["raw", dept.key, d.dataset])]
+            assert spec.group_name == dept.key
+            assert spec.owners == [dept.owner]
+            assert spec.description.startswith(dept.label)
+            assert spec.tags["layer"] == "raw"
+
+
+def test_file_inboxes_have_sensors_and_databases_and_api_have_schedules():
+    sensors = {s.name for s in defs.sensors}
+    schedules = {s.name for s in defs.schedules}
+    assert {"registry_inbox", "civil_affairs_inbox", "building_tax_inbox", "traceability_inbox", "heritage_inbox"} == sensors
+    assert {"medical_insurance_nightly", "pension_nightly", "hotline_poll"} == schedules
