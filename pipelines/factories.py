@@ -3,16 +3,20 @@
 Seven departments share three shapes (SQL tables, a file inbox, a paged HTTP API), so each
 department folder declares *what* it has and these factories build the assets, the run
 config, the sensor or schedule. The assets are thin: the work is in `warehouse.landing`.
-"""
 
+(No `from __future__ import annotations` here: Dagster reads the asset functions'
+annotations at definition time to find their config and resources.)
+"""
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
 from pydantic import Field
 
+from citybase.config import Settings
 from connectors.errors import SourceError
 from warehouse import landing
 from warehouse.landing import FileDatasetSpec, HttpDatasetSpec, LoadReport, SqlTableSpec
@@ -45,8 +49,14 @@ def raw_key(department: Department, dataset: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", department.key, dataset])
 
 
-def _asset_kwargs(department: Department, dataset: str, description: str, kind: str) -> dict:
-    return dict(
+# A load: (settings, department, full_refresh) -> LoadReport, one of warehouse.landing's.
+Load = Callable[[Settings, Department, bool], LoadReport]
+
+
+def raw_asset(department: Department, dataset: str, description: str, kind: str, load: Load) -> dg.AssetsDefinition:
+    """The one shape of every raw asset: run the load, report its metadata, fail cleanly."""
+
+    @dg.asset(
         key=raw_key(department, dataset),
         group_name=department.key,
         owners=[department.owner],
@@ -54,40 +64,30 @@ def _asset_kwargs(department: Department, dataset: str, description: str, kind: 
         kinds={kind, "parquet"},
         tags={"layer": "raw", "department": department.key},
     )
+    def _asset(context: dg.AssetExecutionContext, config: LoadConfig, citybase: CitybaseHome) -> dg.MaterializeResult:
+        try:
+            report = load(citybase.settings(), department, config.full_refresh)
+        except SourceError as exc:
+            # A source problem is a clean failure naming the department and the cause.
+            meta = exc.report.metadata() if isinstance(exc, landing.LoadFailed) else {}
+            raise dg.Failure(description=f"{department.label} {department.key}: {exc}", metadata=meta, allow_retries=False) from None
+        context.log.info(f"{dataset}: {report.rows} rows landed in {len(report.batches)} batch(es)")
+        return dg.MaterializeResult(metadata=report.metadata())
 
-
-def _result(report: LoadReport) -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata=report.metadata())
-
-
-def _fail(department: Department, exc: SourceError) -> dg.Failure:
-    """A source problem becomes a clean Dagster failure naming the department and cause."""
-    meta = exc.report.metadata() if isinstance(exc, landing.LoadFailed) else {}
-    return dg.Failure(description=f"{department.label} {department.key}: {exc}", metadata=meta, allow_retries=False)
+    return _asset
 
 
 def sql_source(department: Department, datasets: list[SqlTableSpec], cron: str = "0 2 * * *") -> dg.Definitions:
     """One asset per table, extracted incrementally by watermark; a nightly schedule."""
 
     def build(spec: SqlTableSpec) -> dg.AssetsDefinition:
-        @dg.asset(**_asset_kwargs(department, spec.dataset, spec.description, "sql"))
-        def _asset(context: dg.AssetExecutionContext, config: LoadConfig, citybase: CitybaseHome):
-            settings = citybase.settings()
-            try:
-                report = landing.load_sql_table(
-                    RawStore(settings.raw_dir),
-                    source=department.key,
-                    spec=spec,
-                    url=settings.source_url(department.key),
-                    full_refresh=config.full_refresh,
-                    label=department.label,
-                )
-            except SourceError as exc:
-                raise _fail(department, exc) from None
-            context.log.info(f"{spec.table}: {report.rows} rows, watermark {report.watermark_before} → {report.watermark_after}")
-            return _result(report)
+        def load(settings: Settings, dept: Department, full_refresh: bool) -> LoadReport:
+            return landing.load_sql_table(
+                RawStore(settings.raw_dir), source=dept.key, spec=spec, url=settings.source_url(dept.key),
+                full_refresh=full_refresh, label=dept.label,
+            )
 
-        return _asset
+        return raw_asset(department, spec.dataset, spec.description, "sql", load)
 
     assets = [build(spec) for spec in datasets]
     job = dg.define_asset_job(f"{department.key}_raw_load", selection=assets)
@@ -101,25 +101,14 @@ def inbox_source(department: Department, datasets: list[FileDatasetSpec]) -> dg.
     """One asset per dataset of a file inbox; a sensor that requests a load when files arrive."""
 
     def build(spec: FileDatasetSpec) -> dg.AssetsDefinition:
+        def load(settings: Settings, dept: Department, full_refresh: bool) -> LoadReport:
+            return landing.load_inbox(
+                RawStore(settings.raw_dir), source=dept.key, spec=spec, inbox=settings.inbox(dept.key),
+                full_refresh=full_refresh,
+            )
+
         description = f"{spec.description}（文件：{' '.join(spec.patterns)}）"
-
-        @dg.asset(**_asset_kwargs(department, spec.dataset, description, "file"))
-        def _asset(context: dg.AssetExecutionContext, config: LoadConfig, citybase: CitybaseHome):
-            settings = citybase.settings()
-            try:
-                report = landing.load_inbox(
-                    RawStore(settings.raw_dir),
-                    source=department.key,
-                    spec=spec,
-                    inbox=settings.inbox(department.key),
-                    full_refresh=config.full_refresh,
-                )
-            except SourceError as exc:
-                raise _fail(department, exc) from None
-            context.log.info(f"{spec.dataset}: {len(report.files_loaded)} new file(s), {report.rows} rows")
-            return _result(report)
-
-        return _asset
+        return raw_asset(department, spec.dataset, description, "file", load)
 
     assets = [build(spec) for spec in datasets]
 
@@ -156,25 +145,15 @@ def inbox_source(department: Department, datasets: list[FileDatasetSpec]) -> dg.
 def http_source(department: Department, spec: HttpDatasetSpec, cron: str = "*/15 * * * *") -> dg.Definitions:
     """One asset for a paged JSON API polled past its `updated_since` watermark."""
 
-    @dg.asset(**_asset_kwargs(department, spec.dataset, spec.description, "api"))
-    def _asset(context: dg.AssetExecutionContext, config: LoadConfig, citybase: CitybaseHome):
-        settings = citybase.settings()
-        try:
-            report = landing.load_http(
-                RawStore(settings.raw_dir),
-                source=department.key,
-                spec=spec,
-                base_url=settings.source_url(department.key),
-                full_refresh=config.full_refresh,
-                label=department.label,
-            )
-        except SourceError as exc:
-            raise _fail(department, exc) from None
-        context.log.info(f"{spec.dataset}: {report.rows} records, watermark {report.watermark_before} → {report.watermark_after}")
-        return _result(report)
+    def load(settings: Settings, dept: Department, full_refresh: bool) -> LoadReport:
+        return landing.load_http(
+            RawStore(settings.raw_dir), source=dept.key, spec=spec, base_url=settings.source_url(dept.key),
+            full_refresh=full_refresh, label=dept.label,
+        )
 
-    job = dg.define_asset_job(f"{department.key}_raw_load", selection=[_asset])
+    asset = raw_asset(department, spec.dataset, spec.description, "api", load)
+    job = dg.define_asset_job(f"{department.key}_raw_load", selection=[asset])
     schedule = dg.ScheduleDefinition(
         name=f"{department.key}_poll", job=job, cron_schedule=cron, execution_timezone=TIMEZONE
     )
-    return dg.Definitions(assets=[_asset], jobs=[job], schedules=[schedule])
+    return dg.Definitions(assets=[asset], jobs=[job], schedules=[schedule])
