@@ -19,6 +19,18 @@ Excel cells as text (fastexcel/calamine, then corrected here where calamine lose
   'YYYY-MM-DD 00:00:00' are shortened the same way (fastexcel cannot tell them apart).
 - booleans: 'true' / 'false'; error cells: '#DIV/0!', '#N/A', ... ; formulas: their cached
   value (null when the writer never calculated them, e.g. files saved by openpyxl).
+
+Layout detection (fastexcel reports no merged cells, so it is inferred from the cells):
+- title rows (`preamble`): leading rows with a single filled cell;
+- header: the first row with two or more filled cells; in workbooks a second header row
+  follows when the header has gaps that the next row fills and that row holds only text
+  that does not look like data (numbers, dates, ID numbers): merged group names are carried
+  across their gap, '户主信息/姓名';
+- `footer`: trailing rows starting 制表人/填表人/审核人/负责人/制表日期/填报日期/备注/说明/注：,
+  and in workbooks of three or more columns also trailing rows with one non-data-like cell;
+- blank rows and blank lines are skipped (row numbers still point at the real rows).
+A plain table whose second data row is all text and fills gaps in the header would be taken
+for a two-row header: `header_rows=1` settles it.
 """
 
 from __future__ import annotations
@@ -55,6 +67,7 @@ TAIL_ROWS = 10  # rows searched for a footer
 MAX_WORKBOOK_BYTES = 200 * 2**20
 MAX_UNPACKED_BYTES = 2 * 2**30  # an xlsx is a zip: refuse bombs before calamine inflates them
 MAX_ZIP_RATIO = 200
+MAX_SHEET_CELLS = 30_000_000  # calamine holds a sheet as a dense grid: ~1 GB at this size
 
 _UTF8_EVIDENCE = 20  # non-ASCII characters decoded as UTF-8 before an error: the file *is* UTF-8
 _CONTROL = re.compile(r"[\x01-\x08\x0b\x0e-\x19\x1b-\x1f\x7f]")
@@ -298,7 +311,7 @@ def _parse_record(utf8: bytes, start: int, end: int, sep: str) -> list[str]:
 def _csv_fast(utf8: bytes, sep: str) -> _Parsed | None:
     """polars reads the cells; numpy finds the record structure (where records start, how many
     fields each has) so ragged lines are found without a Python loop. None when the file is
-    beyond this (bare-CR line ends, quotes polars refuses): the csv-module path decides then."""
+    beyond this (bare-CR line ends, malformed quoting): the csv-module path decides then."""
     if b"\r" in utf8 and utf8.count(b"\r") != utf8.count(b"\r\n"):
         return None  # bare CR line ends: polars splits on LF only
     buf = np.frombuffer(utf8, dtype=np.uint8)
@@ -584,6 +597,7 @@ def _check_workbook_file(path: Path) -> None:
         if unpacked > MAX_UNPACKED_BYTES or (worst > MAX_ZIP_RATIO and unpacked > 50 * 2**20):
             raise UnreadableFile(path, f"would unpack to {unpacked / 2**20:.0f} MB (compression "
                                  f"ratio {worst:.0f}:1): refused as a possible zip bomb")
+        _check_sheet_extents(path)
     elif head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         pass  # .xls (or an encrypted .xlsx, which calamine will report)
     elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
@@ -593,6 +607,50 @@ def _check_workbook_file(path: Path) -> None:
     else:
         raise UnreadableFile(path, "is not an Excel workbook (no .xlsx/.xls signature); "
                              "it may be a CSV file with the wrong extension")
+
+
+# ' r="..."' is the reference of a row (digits) or a cell (letters + digits) in sheet XML.
+_REF = re.compile(rb' r="([A-Z]{0,3})(\d+)"')
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _check_sheet_extents(path: Path) -> None:
+    """calamine allocates every cell between the first and the last used one (32 bytes each):
+    a 5 kB file with one cell at XFD1048576 asks for 512 GB and aborts the whole process,
+    which no `except` can catch. Scan the sheets' real cell references before it does."""
+    with zipfile.ZipFile(path) as zf:
+        for member in zf.infolist():
+            if not (member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")):
+                continue
+            letters: set[bytes] = set()
+            rows: set[bytes] = set()
+            with zf.open(member) as fh:
+                tail = b""
+                while True:
+                    chunk = fh.read(1 << 23)
+                    data = tail + chunk
+                    # Scan up to the last '>': a tag cut by the chunk boundary waits for the next.
+                    cut = data.rfind(b">") + 1 if chunk else len(data)
+                    refs = _REF.findall(data, 0, cut)
+                    letters.update(col for col, _ in refs)  # sets: few distinct values to convert
+                    rows.update(row for _, row in refs)
+                    tail = data[cut:]
+                    if not chunk:
+                        break
+            numbers = [int(r) for r in rows]
+            cols = [_column_number(c) for c in letters if c]
+            n_rows = max(numbers) - min(numbers) + 1 if numbers else 0
+            n_cols = max(cols) - min(cols) + 1 if cols else 1
+            if n_rows * n_cols > MAX_SHEET_CELLS:
+                raise UnreadableFile(path, f"sheet {member.filename.rsplit('/', 1)[-1]} spans {n_rows:,} rows x "
+                                     f"{n_cols:,} columns ({n_rows * n_cols:,} cells, more than "
+                                     f"{MAX_SHEET_CELLS:,}): a stray cell far from the data? Delete it and save again")
 
 
 def _excel_number(x: float) -> str:
@@ -616,19 +674,25 @@ def _sheet_frame(reader: fastexcel.ExcelReader, name: str) -> pl.DataFrame:
     # lost digits, re-render the exact float, read a second time as numbers.
     nums = pl.from_arrow(reader.load_sheet(name, header_row=None, dtypes="float", skip_rows=0).to_arrow())
     assert isinstance(nums, pl.DataFrame)
+    # Error cells come back null (reported aside): keep what Excel shows, '#DIV/0!' etc.
+    shown: dict[int, tuple[list[int], list[str]]] = {}
+    for err in errors.errors if errors else ():
+        kind = re.search(r"Error\((\w+)\)", err.detail)
+        if kind:
+            row, col = err.offset_position
+            rows, values = shown.setdefault(col, ([], []))
+            rows.append(row)
+            values.append(_CELL_ERRORS.get(kind.group(1), f"#{kind.group(1).upper()}"))
     cols = []
-    for c in text.columns:
+    for j, c in enumerate(text.columns):
         s, f = text.get_column(c), nums.get_column(c)
         lossy = (f.is_finite() & (s.cast(pl.Float64, strict=False) != f)).fill_null(False).arg_true()
         if len(lossy):
             s = s.scatter(lossy, [_excel_number(v) for v in f.gather(lossy).to_list()])
+        if j in shown:
+            s = s.scatter(*shown[j])
         cols.append(s)
     text = pl.DataFrame(cols)
-    for err in errors.errors if errors else ():  # error cells come back null; keep what Excel shows
-        row, col = err.offset_position
-        kind = re.search(r"Error\((\w+)\)", err.detail)
-        if kind:
-            text[row, col] = _CELL_ERRORS.get(kind.group(1), f"#{kind.group(1).upper()}")
     return text.with_columns(
         pl.all().str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}")
         .str.replace(r"^1899-12-31 (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "${1}")
@@ -706,7 +770,11 @@ def read_workbook(path: str | Path, *, sheets: list[str] | None = None, header_r
                   title_rows: int | None = None) -> list[FileTable]:
     """One FileTable per non-empty sheet (or per named sheet), header found as described in
     the module docstring. `title_rows` = sheet rows above the header; `header_rows` = how
-    many rows the header spans. Both override detection."""
+    many rows the header spans. Both override detection.
+
+    Before calamine opens it, an .xlsx must pass cheap checks (size, ZIP container, unpacked
+    size and ratio, cell extent of each sheet): anything else is refused with UnreadableFile,
+    as is whatever calamine reports (it never escapes as a traceback or a panic)."""
     path = Path(path)
     _check_workbook_file(path)
     try:
@@ -742,14 +810,27 @@ def _is_temp(name: str) -> bool:
     return name.startswith(TEMP_PREFIXES) or name.lower().endswith(TEMP_SUFFIXES)
 
 
+def _any_case(pattern: str) -> str:
+    """'*.csv' -> '*.[cC][sS][vV]': deliveries from Windows desktops say '低保.CSV' too."""
+    out, in_class = [], False
+    for ch in pattern:
+        if ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        out.append(f"[{ch.lower()}{ch.upper()}]" if ch.isascii() and ch.isalpha() and not in_class else ch)
+    return "".join(out)
+
+
 def new_files(inbox: Path, patterns: list[str], seen_sha256: set[str]) -> list[tuple[Path, str]]:
-    """Files in `inbox` matching any glob, skipping hidden/temporary ones ('.*', '~$*', '*.part',
-    '*.tmp') and any whose content was seen before (by SHA-256, so a re-sent file under a new
-    name is recognised); sorted by name, with their hashes."""
+    """Files in `inbox` matching any glob (ASCII letters in any case), skipping hidden/temporary
+    ones ('.*', '~$*', '*.part', '*.tmp') and any whose content was seen before (by SHA-256, so
+    a re-sent file under a new name is recognised; the same content twice in one delivery is
+    returned once, the first by name); sorted by name, with their hashes."""
     inbox = Path(inbox)
     found: set[Path] = set()
     for pattern in patterns:
-        for p in inbox.glob(pattern):
+        for p in inbox.glob(_any_case(pattern)):
             if not any(_is_temp(part) for part in p.relative_to(inbox).parts) and p.is_file():
                 found.add(p)
     seen = set(seen_sha256)

@@ -398,6 +398,18 @@ def test_corrupt_and_fake_workbooks_are_unreadable(tmp_path, monkeypatch):
     assert "zip bomb" in reasons["bomb.xlsx"]
 
 
+def test_stray_far_cell_is_refused_before_calamine_allocates_the_grid(tmp_path):
+    # One cell at XFD1048576 would make calamine allocate 512 GB and abort the process.
+    path = tmp_path / "far.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, ["姓名", "社区"])
+    ws.write(1_048_575, 16_383, "x")
+    wb.close()
+    with pytest.raises(UnreadableFile, match="spans 1,048,576 rows x 16,384 columns"):
+        read_workbook(path)
+
+
 def test_excel_number_rendering():
     assert files._excel_number(1 / 3) == "0.333333333333333"
     assert files._excel_number(0.1 + 0.2) == "0.3"
@@ -414,14 +426,14 @@ def test_new_files_skips_temp_and_seen_content(tmp_path):
     (inbox / "b_低保.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     (inbox / "a_户籍.csv").write_text("a,b\n3,4\n", encoding="utf-8")
     (inbox / "c_copy.csv").write_text("a,b\n1,2\n", encoding="utf-8")  # same content as b, other name
-    (inbox / "d.xlsx").write_bytes(b"PK")
+    (inbox / "d.XLSX").write_bytes(b"PK")
     for temp in [".hidden.csv", "~$d.xlsx", "upload.csv.part", "x.csv.tmp", "sub/.partial.csv"]:
         (inbox / temp).write_text("a,b\n9,9\n")
     (inbox / "notes.txt").write_text("ignored by the patterns")
     (inbox / "sub" / "e.csv").write_text("a,b\n5,6\n")
 
     found = new_files(inbox, ["*.csv", "*.xlsx", "*.part", "*.tmp", "sub/*.csv"], set())
-    assert [p.relative_to(inbox).as_posix() for p, _ in found] == ["a_户籍.csv", "b_低保.csv", "d.xlsx",
+    assert [p.relative_to(inbox).as_posix() for p, _ in found] == ["a_户籍.csv", "b_低保.csv", "d.XLSX",
                                                                     "sub/e.csv"]
     assert all(h == hashlib.sha256(p.read_bytes()).hexdigest() for p, h in found)
 
