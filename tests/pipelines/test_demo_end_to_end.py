@@ -232,3 +232,34 @@ def _resource(home):
     from pipelines.resources import CitybaseHome
 
     return CitybaseHome(home=str(home.home))
+
+
+def test_workbook_cells_round_trip(home):
+    """Every data cell of every delivered workbook is in raw at its Excel row and column."""
+    import datetime as dt
+
+    import openpyxl
+
+    store = RawStore(home.raw_dir)
+    checked = 0
+    for inbox in sorted(home.inbox_dir.iterdir()):
+        for path in sorted(inbox.glob("*.xlsx")):
+            dataset = _dataset_of(inbox.name, path.name)
+            [batch] = [b for b in store.batches(inbox.name, dataset) if b.origin.get("sha256") == sha256_file(path)][:1]
+            rows = [r for r in raw_rows(store, inbox.name, dataset) if r["_batch_id"] == batch.batch_id]
+            sheet = openpyxl.load_workbook(path, read_only=True, data_only=True).worksheets[0]
+            cells = {i: row for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)}
+            columns = [c for c in rows[0] if not c.startswith("_")]
+            for row in rows:
+                for j, name in enumerate(columns):
+                    value, text = cells[row["_row_number"]][j] if j < len(cells[row["_row_number"]]) else None, row[name]
+                    if value is None or value == "":
+                        assert text in (None, ""), (path.name, row["_row_number"], name)
+                    elif isinstance(value, dt.datetime):
+                        assert text.startswith(value.date().isoformat()), (path.name, name)
+                    elif isinstance(value, (int, float)):
+                        assert float(text) == pytest.approx(value, rel=1e-14), (path.name, name)
+                    else:
+                        assert text == value, (path.name, row["_row_number"], name)
+                    checked += 1
+    assert checked > 100
