@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import platform
 import subprocess
 import time
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
 
+    load_before = "{:.2f}/{:.2f}/{:.2f} (1/5/15 min) at start".format(*os.getloadavg())
     district_dir = args.data / f"district-{args.persons}-{args.seed}"
     started = time.perf_counter()
     gen = ingest.ensure_district(district_dir, args.persons, args.seed)
@@ -74,7 +76,7 @@ def main() -> None:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
         ingest.write_benchmarks(
             ROOT / "BENCHMARKS.md", table, machine=machine(), when=date.today().isoformat(),
-            persons=args.persons, seed=args.seed, commit=commit,
+            persons=args.persons, seed=args.seed, commit=commit, load=load_before,
         )
         print(f"wrote {ROOT / 'BENCHMARKS.md'}")
 
