@@ -13,7 +13,8 @@ from rich.console import Console
 from citybase.config import settings as load_settings
 
 REPO = Path(__file__).resolve().parent.parent
-console = Console()
+# Piped output (CI logs, `| tee`) gets a width that fits the summary table.
+console = Console() if sys.stdout.isatty() else Console(width=140)
 
 home_option = click.option(
     "--home", type=click.Path(file_okay=False), default=None, help="citybase home (default $CITYBASE_HOME or ~/.citybase)"

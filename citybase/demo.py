@@ -101,31 +101,36 @@ def district_systems(settings: Settings):
 
 
 @dataclass
-class LoadOutcome:
+class Outcome:
+    """What one asset of the demo's runs did."""
+
+    layer: str  # raw | std
     department: str
     label: str
     dataset: str
     ok: bool
-    rows: int
-    message: str
-    seconds: float
+    rows: int = 0
+    quarantined: int = 0
+    checks_passed: bool | None = None
+    message: str = ""
 
 
-def land_everything(console: Console) -> list[LoadOutcome]:
-    """One Dagster run per department, in-process, on the home's instance."""
+def land_everything(console: Console) -> list[Outcome]:
+    """One Dagster run per department (load, then standardize and check), in-process, on the
+    home's instance, so the UI shows them afterwards."""
     from pipelines.definitions import DEPARTMENTS, defs
 
     instance = dg.DagsterInstance.get()
-    outcomes: list[LoadOutcome] = []
+    job = defs.resolve_implicit_global_asset_job_def()
+    outcomes: list[Outcome] = []
     for module in DEPARTMENTS:
         dept = module.DEPARTMENT
-        assets = list(module.defs.assets)
+        keys = [key for assets in module.defs.assets for key in assets.keys]
         with console.status(f"landing {dept.label} ({dept.key})…"):
             started = time.perf_counter()
-            result = dg.materialize(
-                assets,
+            result = job.execute_in_process(
                 instance=instance,
-                resources=defs.resources,
+                asset_selection=keys,
                 raise_on_error=False,
                 tags={"citybase/trigger": "demo"},
                 # The run's own log stays complete in the instance (and the UI); the terminal
@@ -133,48 +138,61 @@ def land_everything(console: Console) -> list[LoadOutcome]:
                 run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             )
             elapsed = time.perf_counter() - started
-        outcomes.extend(_outcomes(dept, result, elapsed, len(assets)))
-        bad = [o for o in outcomes if o.department == dept.key and not o.ok]
-        mark = "[red]✗[/]" if bad else "[green]✓[/]"
-        console.print(f"{mark} {dept.label:<8} {sum(o.rows for o in outcomes if o.department == dept.key):>9,} rows  {elapsed:5.1f}s")
+        mine = _outcomes(dept, result)
+        outcomes.extend(mine)
+        bad = [o for o in mine if not o.ok or o.checks_passed is False]
+        raw_rows = sum(o.rows for o in mine if o.layer == "raw")
+        console.print(f"{'[red]✗[/]' if bad else '[green]✓[/]'} {dept.label:<8} {raw_rows:>9,} rows  {elapsed:5.1f}s")
         for o in bad:
-            console.print(f"   [red]{o.message}[/]")
+            console.print(f"   [red]{o.dataset}: {o.message or 'a blocking check failed'}[/]")
     return outcomes
 
 
-def _outcomes(dept, result: dg.ExecuteInProcessResult, elapsed: float, n_assets: int) -> list[LoadOutcome]:
-    out = []
+def _outcomes(dept, result: dg.ExecuteInProcessResult) -> list[Outcome]:
+    out: dict[tuple[str, str], Outcome] = {}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta = {k: v.value for k, v in mat.metadata.items()}
-        out.append(
-            LoadOutcome(dept.key, dept.label, mat.asset_key.path[-1], True, int(meta.get("rows", 0)), "", float(meta.get("seconds", 0)))
+        layer, _, dataset = mat.asset_key.path
+        out[(layer, dataset)] = Outcome(
+            layer, dept.key, dept.label, dataset, True, int(meta.get("rows", 0)), int(meta.get("quarantined", 0))
         )
     for event in result.get_step_failure_events():
         error = event.step_failure_data.user_failure_data
         message = error.description if error and error.description else event.step_failure_data.error.message
-        dataset = event.step_key.split("__")[-1]
-        out.append(LoadOutcome(dept.key, dept.label, dataset, False, 0, message.strip().splitlines()[0], 0.0))
-    return out
+        layer, _, dataset = event.step_key.split("__")[-3:]
+        out[(layer, dataset)] = Outcome(layer, dept.key, dept.label, dataset, False, message=message.strip().splitlines()[0])
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            layer, _, dataset = evaluation.asset_key.path
+            if (layer, dataset) in out:
+                previous = out[(layer, dataset)].checks_passed
+                out[(layer, dataset)].checks_passed = evaluation.passed and previous is not False
+    return list(out.values())
 
 
-def summary_table(settings: Settings, outcomes: list[LoadOutcome], total_seconds: float) -> Table:
+def summary_table(settings: Settings, outcomes: list[Outcome], total_seconds: float) -> Table:
     from warehouse.raw import RawStore
 
     store = RawStore(settings.raw_dir)
-    table = Table(title=f"citybase demo — raw layer in {settings.raw_dir} ({total_seconds:.1f}s)")
-    for col, justify in [("部门", "left"), ("dataset", "left"), ("new rows", "right"), ("raw rows", "right"), ("batches", "right"), ("s", "right"), ("status", "left")]:
-        table.add_column(col, justify=justify)
-    for o in outcomes:
+    std = {(o.department, o.dataset): o for o in outcomes if o.layer == "std"}
+    table = Table(title=f"citybase demo — {settings.home} ({total_seconds:.1f}s)")
+    for col in ["部门", "dataset", "new rows", "raw rows", "batches", "standardized", "quarantined", "checks", "status"]:
+        table.add_column(col, justify="left" if col in ("部门", "dataset", "status", "checks") else "right", no_wrap=True)
+    for o in (o for o in outcomes if o.layer == "raw"):
         batches = store.batches(o.department, o.dataset)
+        s = std.get((o.department, o.dataset))
         table.add_row(
             o.label,
             o.dataset,
             f"{o.rows:,}",
             f"{sum(b.rows for b in batches):,}",
             str(len(batches)),
-            f"{o.seconds:.2f}",
-            "ok" if o.ok else f"[red]failed[/]",
+            f"{s.rows:,}" if s else "–",
+            f"{s.quarantined:,}" if s else "–",
+            "–" if not s or s.checks_passed is None else ("pass" if s.checks_passed else "[red]FAIL[/]"),
+            "ok" if o.ok and (not s or s.ok) else "[red]failed[/]",
         )
     return table
 
@@ -191,4 +209,4 @@ def run_demo(settings: Settings, persons: int, seed: int, fresh: bool, console: 
         outcomes = land_everything(console)
     console.print(summary_table(settings, outcomes, time.perf_counter() - started))
     console.print(f"Dagster UI on this home: [bold]citybase ui --home {settings.home}[/]")
-    return all(o.ok for o in outcomes)
+    return all(o.ok and o.checks_passed is not False for o in outcomes)

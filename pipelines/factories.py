@@ -21,6 +21,7 @@ from connectors.errors import SourceError
 from warehouse import landing
 from warehouse.landing import FileDatasetSpec, HttpDatasetSpec, LoadReport, SqlTableSpec
 from warehouse.raw import RawStore
+from warehouse.standardize import TableSpec, reconcile, standardize_dataset
 
 from pipelines.resources import CitybaseHome
 
@@ -157,3 +158,55 @@ def http_source(department: Department, spec: HttpDatasetSpec, cron: str = "*/15
         name=f"{department.key}_poll", job=job, cron_schedule=cron, execution_timezone=TIMEZONE
     )
     return dg.Definitions(assets=[asset], jobs=[job], schedules=[schedule])
+
+
+def std_key(department: Department, dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(["std", department.key, dataset])
+
+
+def standardized_tables(department: Department, tables: list[TableSpec]) -> dg.Definitions:
+    """One standardized asset per raw dataset, with a blocking check that nothing was lost."""
+
+    def build(spec: TableSpec) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
+        key = std_key(department, spec.dataset)
+
+        @dg.asset(
+            key=key,
+            deps=[raw_key(department, spec.dataset)],
+            group_name=department.key,
+            owners=[department.owner],
+            description=f"{department.label} → standardized: {spec.description}（坏行进入隔离区 quarantine）",
+            kinds={"polars", "parquet"},
+            tags={"layer": "standardized", "department": department.key},
+            metadata={"key": ", ".join(spec.key), "fields": ", ".join(f.name for f in spec.fields)},
+        )
+        def _asset(context: dg.AssetExecutionContext, citybase: CitybaseHome) -> dg.MaterializeResult:
+            settings = citybase.settings()
+            report = standardize_dataset(RawStore(settings.raw_dir), settings.home, spec)
+            context.log.info(f"{spec.table}: {report.rows} rows, {report.quarantined} quarantined")
+            return dg.MaterializeResult(metadata=report.metadata())
+
+        @dg.asset_check(asset=key, name="reconciled", blocking=True, description="每批：原始行数 = 标准化行数 + 隔离行数")
+        def _reconciled(citybase: CitybaseHome) -> dg.AssetCheckResult:
+            settings = citybase.settings()
+            rows = reconcile(RawStore(settings.raw_dir), settings.home, spec)
+            bad = [r for r in rows if not r.ok]
+            return dg.AssetCheckResult(
+                passed=not bad,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=None if not bad else f"{len(bad)} batch(es) do not add up",
+                metadata={
+                    "batches": len(rows),
+                    "raw_rows": sum(r.raw for r in rows),
+                    "standardized_rows": sum(max(r.standardized, 0) for r in rows),
+                    "quarantined_rows": sum(max(r.quarantined, 0) for r in rows),
+                    "mismatches": dg.MetadataValue.json(
+                        [{"batch": r.batch_id, "raw": r.raw, "standardized": r.standardized, "quarantined": r.quarantined} for r in bad]
+                    ),
+                },
+            )
+
+        return _asset, _reconciled
+
+    built = [build(spec) for spec in tables]
+    return dg.Definitions(assets=[a for a, _ in built], asset_checks=[c for _, c in built])

@@ -185,7 +185,7 @@ def test_rerun_lands_nothing_new_and_a_month_later_only_the_changes(home):
     with district_systems(home):
         again = land_everything(console)
     assert all(o.ok for o in again)
-    assert sum(o.rows for o in again) == 0
+    assert sum(o.rows for o in again if o.layer == "raw") == 0
     assert {(s, d): len(store.batches(s, d)) for s, d in store.sources()} == before
 
     changes = district.advance(home.district_dir)
@@ -194,7 +194,7 @@ def test_rerun_lands_nothing_new_and_a_month_later_only_the_changes(home):
     with district_systems(home):
         later = land_everything(console)
     assert all(o.ok for o in later)
-    by_dataset = {(o.department, o.dataset): o.rows for o in later}
+    by_dataset = {(o.department, o.dataset): o.rows for o in later if o.layer == "raw"}
     assert by_dataset[("medical_insurance", "insured_person")] > 0
     assert by_dataset[("hotline", "ticket")] > 0
     assert 0 < sum(by_dataset.values()) < sum(b.rows for s, d in store.sources() for b in store.batches(s, d)[:1])
