@@ -124,6 +124,7 @@ class TableSpec:
     fields: tuple[Field, ...]
     key: tuple[str, ...] = ()  # business key (unique among the latest rows)
     description: str = ""
+    timestamp: str | None = None  # the field that says how recent a record is (timeliness)
 
     @property
     def table(self) -> str:

@@ -90,3 +90,31 @@ def test_batches_are_standardized_once_and_redone_when_the_spec_changes(tmp_path
     batch_id = store.batches("medical_insurance", "insured_person")[0].batch_id
     layer_path(tmp_path, "quarantine", changed, batch_id).unlink()
     assert [r.ok for r in reconcile(store, tmp_path, changed)] == [False, True]
+
+
+def test_scorecard_counts_what_the_layers_hold(tmp_path):
+    from warehouse.quality import scorecard
+
+    spec = TableSpec(SPEC.source, SPEC.dataset, SPEC.fields, key=SPEC.key)
+    store = RawStore(tmp_path / "raw")
+    with store.write_batch("medical_insurance", "insured_person", kind="sql") as batch:
+        batch.write(
+            pa.table(
+                {
+                    "person_no": ["P1", "P2", "P2", "P4"],
+                    "name": ["王五", "赵六", "赵六", ""],
+                    "id_number": ["11010519491231002X", "110105194912310021", None, None],
+                    "status": ["参保缴费"] * 4,
+                }
+            )
+        )
+    standardize_dataset(store, tmp_path, spec)
+    [row] = scorecard(store, tmp_path, [spec]).to_dicts()
+    assert (row["raw_rows"], row["standardized_rows"], row["quarantined_rows"]) == (4, 3, 1)
+    assert row["quarantine_rate"] == 0.25
+    assert json.loads(row["quarantine_by_rule"]) == {"name.empty": 1}
+    assert json.loads(row["issues_by_field"]) == {"id_number": 1}
+    assert row["uniqueness"] == 1 / 3  # P2 twice
+    # 4 fields x 3 rows = 12 values; present: 3 person_no + 3 name + 1 id + 3 status = 10.
+    assert row["completeness"] == 10 / 12
+    assert row["validity"] == 10 / 11  # 11 values were there to check, one was flagged
