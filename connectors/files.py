@@ -44,12 +44,14 @@ import hashlib
 import io
 import json
 import re
+import stat
+import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import charset_normalizer
 import fastexcel
 import numpy as np
 import polars as pl
@@ -68,6 +70,8 @@ MAX_WORKBOOK_BYTES = 200 * 2**20
 MAX_UNPACKED_BYTES = 2 * 2**30  # an xlsx is a zip: refuse bombs before calamine inflates them
 MAX_ZIP_RATIO = 200
 MAX_SHEET_CELLS = 30_000_000  # calamine holds a sheet as a dense grid: ~1 GB at this size
+MAX_SHEETS = 1000  # each sheet costs a few ms and its own table: thousands are an attack, not a report
+MAX_ZIP_ENTRIES = 20_000  # ZIP parts in one .xlsx (a sheet needs two or three)
 
 _UTF8_EVIDENCE = 20  # non-ASCII characters decoded as UTF-8 before an error: the file *is* UTF-8
 _CONTROL = re.compile(r"[\x01-\x08\x0b\x0e-\x19\x1b-\x1f\x7f]")
@@ -193,19 +197,69 @@ def _line_of(data: bytes, offset: int) -> int:
 
 
 def _check_text(text: str, path: str | Path) -> None:
-    """Decoded text must look like text: binary files often decode 'successfully'."""
+    """Decoded text must look like text: binary files often decode 'successfully'.
+
+    NUL is refused whole, even one inside an otherwise good CSV field: it is never text (a binary
+    file, UTF-16 read as something else, padding from a fixed-width export), Excel workbooks and
+    C-string tools downstream cannot carry it, and it is cheap to fix where the file is made."""
     nul = text.find("\x00")
     if nul >= 0:
-        raise UnreadableFile(path, "contains NUL bytes: this is a binary file, not text "
-                             f"(first at line {text.count(chr(10), 0, nul) + 1})")
+        count = text.count("\x00")
+        raise UnreadableFile(path, f"contains {count:,} NUL byte{'s' if count > 1 else ''} (first on line "
+                             f"{text.count(chr(10), 0, nul) + 1}): NUL is not text — a binary file, UTF-16 "
+                             "without a byte-order mark, or padding from a fixed-width export; remove them "
+                             "and deliver again")
     sample = text[: 1 << 20]
-    if sample and len(_CONTROL.findall(sample)) > max(3, len(sample) // 1000):
+    # A few escape sequences or form feeds in cells are data; text that is mostly control
+    # characters is not.
+    if sample and len(_CONTROL.findall(sample)) > max(64, len(sample) // 100):
         raise UnreadableFile(path, "is full of control characters: this is a binary file or the "
                              "wrong encoding, not readable text")
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le' / 'utf-16-be' when the NUL bytes sit only at odd / even offsets, as the high
+    bytes of ASCII characters do in UTF-16 written without a byte-order mark (SQL Server's
+    `bcp -w`, some Java exports). Any other NUL pattern is left for `_check_text` to refuse."""
+    sample = data[: 1 << 20]
+    half = len(sample) // 2
+    if half < 2:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd >= half * 0.05 and even <= odd * 0.02:
+        return "utf-16-le"
+    if even >= half * 0.05 and odd <= even * 0.02:
+        return "utf-16-be"
+    return None
+
+
+# Characters that text read in the wrong Chinese code page turns into: Big5 read as GBK yields
+# kana, Greek, Cyrillic, box drawing and private-use characters (about half of all its
+# characters); real GBK data, simplified or traditional, has next to none.
+_MOJIBAKE = ((0x0370, 0x052F), (0x2500, 0x257F), (0x3040, 0x30FF), (0xE000, 0xF8FF))
+
+
+def _check_gbk_plausible(text: str, data: bytes, path: str | Path) -> None:
+    points = np.frombuffer(text[: 1 << 18].encode("utf-32-le"), dtype=np.uint32)
+    wide = int(np.count_nonzero(points > 127))
+    odd = sum(int(np.count_nonzero((points >= lo) & (points <= hi))) for lo, hi in _MOJIBAKE)
+    if wide < 16 or odd < wide * 0.15:
+        return
+    share = f"{odd / wide:.0%} of its characters would read as kana, Cyrillic or private-use symbols"
+    try:
+        data.decode("cp950")
+    except UnicodeDecodeError:
+        raise UnreadableFile(path, f"does not read as GBK/GB18030 text ({share}): another code page? "
+                             "Save it as UTF-8 or GBK and deliver again") from None
+    raise UnreadableFile(path, f"looks like Big5 (traditional Chinese), not GBK: read as GBK, {share}. "
+                         "Save it as UTF-8 or GBK and deliver again")
+
+
 def _decode(data: bytes, path: str | Path, encoding: str | None = None) -> tuple[str, str]:
-    """(text, encoding). Strict decoding only: a replaced character would be a lost one."""
+    """(text, encoding). Strict decoding only: a replaced character would be a lost one, and a
+    guessed code page would be a silently wrong one. Without an explicit `encoding` a file is
+    UTF-8 (BOM or not), UTF-16 (BOM, or without one when its NUL bytes say so) or GBK/GB18030;
+    anything else (Latin-1, Big5, ...) is refused with the line where decoding failed."""
     if encoding:
         try:
             text = data.decode(encoding)
@@ -220,10 +274,13 @@ def _decode(data: bytes, path: str | Path, encoding: str | None = None) -> tuple
     for magic, what in _SIGNATURES:
         if data.startswith(magic):
             raise UnreadableFile(path, f"is {what}, not a text file")
+    utf16 = None
     if data.startswith(codecs.BOM_UTF8):
         candidates = ["utf-8-sig"]
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]  # Excel's "Unicode text" export
+        candidates = utf16 = ["utf-16"]  # Excel's "Unicode text" export
+    elif b"\x00" in data and (enc16 := _utf16_without_bom(data)):
+        candidates = utf16 = [enc16]
     else:
         candidates = ["utf-8"]
     for enc in candidates:
@@ -231,6 +288,13 @@ def _decode(data: bytes, path: str | Path, encoding: str | None = None) -> tuple
             text = data.decode(enc)
             break
         except UnicodeDecodeError as exc:
+            if utf16:
+                line = data[: exc.start].decode(enc, "replace").count("\n") + 1
+                if exc.end >= len(data):
+                    raise UnreadableFile(path, f"is UTF-16 text ({enc}) that ends in the middle of a "
+                                         "character: the file looks cut off") from None
+                raise UnreadableFile(path, f"starts like UTF-16 ({enc}) but is not valid UTF-16: "
+                                     f"undecodable bytes on line {line}") from None
             evidence = sum(1 for ch in data[: exc.start].decode(enc, "ignore") if ord(ch) > 127)
             if enc.startswith("utf-8") and evidence:
                 if exc.end >= len(data) and exc.reason == "unexpected end of data":
@@ -239,28 +303,28 @@ def _decode(data: bytes, path: str | Path, encoding: str | None = None) -> tuple
                 if evidence >= _UTF8_EVIDENCE:
                     raise UnreadableFile(path, "mixes UTF-8 with another encoding: bytes on line "
                                          f"{_line_of(data, exc.start)} are not UTF-8") from None
-            if enc == "utf-16":
-                raise UnreadableFile(path, "starts like UTF-16 but is not valid UTF-16") from None
     else:
+        # GBK files decode as GB18030 (a superset). Other code pages are not guessed: Big5 and
+        # most of Latin-1 decode as GB18030 without an error, into plausible-looking nonsense.
         try:
-            # GBK files decode as GB18030 (a superset); trying it before charset-normalizer
-            # stops short Chinese files being guessed as Big5 or a Cyrillic code page.
             text, enc = data.decode("gb18030"), "gb18030"
-        except UnicodeDecodeError:
-            best = charset_normalizer.from_bytes(data).best()
-            if best is None:
-                raise UnreadableFile(path, "is not text in any known encoding (not UTF-8, not "
-                                     "GBK/GB18030): binary data or a damaged file") from None
-            enc = best.encoding
-            text = str(best)
+        except UnicodeDecodeError as exc:
+            if exc.end >= len(data) and exc.reason.startswith("incomplete"):
+                raise UnreadableFile(path, "ends in the middle of a GBK character: the file looks "
+                                     "cut off") from None
+            raise UnreadableFile(path, "is not text in UTF-8, UTF-16 or GBK/GB18030 (undecodable bytes "
+                                 f"on line {_line_of(data, exc.start)}): binary data, a damaged file, "
+                                 "or another encoding such as Latin-1 or Big5 — save it as UTF-8 "
+                                 "and deliver again") from None
+        _check_gbk_plausible(text, data, path)
     text = text.removeprefix("\ufeff")
     _check_text(text, path)
     return text, enc
 
 
 def detect_encoding(data: bytes, *, path: str | Path = "<bytes>") -> str:
-    """'utf-8-sig' | 'utf-8' | 'gb18030' (also for GBK) | what charset-normalizer finds.
-    Raises UnreadableFile naming `path` when nothing decodes cleanly."""
+    """'utf-8-sig' | 'utf-8' | 'utf-16' | 'utf-16-le' | 'utf-16-be' | 'gb18030' (also for GBK).
+    Raises UnreadableFile naming `path` when the data is none of these, cleanly."""
     return _decode(data, path)[1]
 
 
@@ -275,6 +339,11 @@ class _Parsed:
     lines: np.ndarray
     preamble: list[str]
     footer: list[str]
+
+
+def _allow_big_fields() -> None:
+    if csv.field_size_limit() < 2**31 - 1:
+        csv.field_size_limit(2**31 - 1)  # a cell holding a whole document is data, not an error
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -392,6 +461,8 @@ def _csv_fast(utf8: bytes, sep: str) -> _Parsed | None:
 
 _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _OTHER_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_BARE_CR = re.compile(r"\r(?!\n)")
+_CR_STAND_INS = [chr(c) for c in (*range(0xFDD0, 0xFDF0), *(p * 0x10000 + 0xFFFE for p in range(1, 17)))]
 
 
 @contextlib.contextmanager
@@ -410,8 +481,14 @@ def _gc_paused() -> Iterator[None]:
 def _csv_slow(text: str, sep: str) -> _Parsed:
     """Python's csv module, record by record: the fallback for what polars refuses (unbalanced
     quotes, bare-CR line ends). Keeps each ragged record's original text."""
-    if csv.field_size_limit() < 2**31 - 1:
-        csv.field_size_limit(2**31 - 1)  # a cell holding a whole document is data, not an error
+    _allow_big_fields()
+    # In a file whose lines end in LF or CRLF a CR alone is cell content, not a line end; the csv
+    # module would split the record there (or raise), so it stands in as a character the text
+    # does not hold while parsing, and is put back in every cell and raw line.
+    cr = None
+    if "\n" in text and _BARE_CR.search(text):
+        cr = next(c for c in _CR_STAND_INS if c not in text)
+        text = _BARE_CR.sub(cr, text)
     # str.splitlines is fast but also breaks at \x0b, \x1c, U+2028 ..., which are cell content in CSV.
     lines = (_PHYSICAL_LINE.findall(text) if any(c in text for c in _OTHER_LINE_BREAKS)
              else text.splitlines(True))
@@ -420,13 +497,14 @@ def _csv_slow(text: str, sep: str) -> _Parsed:
     prev = 0
     for rec in reader:
         if rec:  # [] is a blank line
-            records.append((prev, reader.line_num, rec))
+            records.append((prev, reader.line_num, [f.replace(cr, "\r") for f in rec] if cr else rec))
         prev = reader.line_num
     if not records:
         return _Parsed([], [], pa.array([], pa.string()), np.zeros(0, np.int64), [], [])
 
     def raw(first: int, end: int) -> str:
-        return _strip_eol("".join(lines[first:end]))
+        line = _strip_eol("".join(lines[first:end]))
+        return line.replace(cr, "\r") if cr else line
 
     h = _header_index([r for _, _, r in records[:HEAD_ROWS]])
     header = records[h][2]
@@ -443,23 +521,39 @@ def _csv_slow(text: str, sep: str) -> _Parsed:
         else:  # ragged: keep what fits, and the whole line as evidence
             rows.append(rec[:width] + [None] * (width - len(rec)))
             raws.append(raw(first, end))
+    if body and raws[-1] is None and body[-1][1] == len(lines) and _open_quote_at_end(raw(*body[-1][:2]), sep):
+        raws[-1] = raw(*body[-1][:2])  # the file ends inside a quoted field: cut off, kept whole
     columns = [pa.array(col, pa.string()) for col in zip(*rows)] if rows else \
         [pa.array([], pa.string()) for _ in header]
     return _Parsed(
         header=header,
         columns=columns,
         raw=pa.array(raws, pa.string()),
-        lines=np.array([first + 1 for first, _, _ in body], dtype=np.int64),
+        lines=np.array([first + 1 for first, _, _ in body], dtype=np.int64) + (
+            # line numbers count a CR alone as a line end, as editors do
+            np.cumsum([0, *(line.count(cr) for line in lines)])[[first for first, _, _ in body]]
+            if cr and body else 0),
         preamble=[_row_text(r) for _, _, r in records[:h]],
         footer=[_row_text(r) for _, _, r in records[len(records) - f:]] if f else [],
     )
+
+
+def _open_quote_at_end(record: str, sep: str) -> bool:
+    """The record ends inside a quoted field (the lenient reader closed it at the end of data)."""
+    try:
+        for _ in csv.reader(io.StringIO(record, newline=""), delimiter=sep, quotechar='"', strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def read_csv(path: str | Path, *, encoding: str | None = None, delimiter: str | None = None) -> FileTable:
     """A delimited text file as a table of text; see the module docstring.
 
     Tables always end with `_raw_line`: null for good lines, the whole original line for a
-    ragged one (more or fewer fields than the header), whose fields are kept where they fit.
+    ragged one (more or fewer fields than the header), whose fields are kept where they fit,
+    and for a last record cut off inside a quoted field.
     """
     path = Path(path)
     data = _read_bytes(path)
@@ -469,6 +563,7 @@ def read_csv(path: str | Path, *, encoding: str | None = None, delimiter: str | 
                          encoding=enc)
     if delimiter is not None and len(delimiter) != 1:
         raise ValueError(f"delimiter must be one character, not {delimiter!r}")
+    _allow_big_fields()  # the csv module reads the first records on every path
     sep = delimiter or _sniff_delimiter(text)
     # polars reads UTF-8 only: GBK etc. was decoded above and is re-encoded here.
     is_utf8 = codecs.lookup(enc).name == "utf-8" and not data.startswith(codecs.BOM_UTF8)
@@ -542,16 +637,25 @@ def _jsonl_table(text: str, enc: str) -> FileTable:
             continue
         try:
             obj = _JSON.decode(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than Python's stack: kept whole, too
             obj = None
         if type(obj) is dict:
-            for key, value in obj.items():
-                col = columns.get(key)
-                if col is None:
-                    col = columns[key] = []
-                if len(col) < n:
-                    col.extend([None] * (n - len(col)))
-                col.append(value if type(value) in _TEXT_TYPES else _json_cell(value))
+            known = len(columns)
+            try:
+                for key, value in obj.items():
+                    col = columns.get(key)
+                    if col is None:
+                        col = columns[key] = []
+                    if len(col) < n:
+                        col.extend([None] * (n - len(col)))
+                    col.append(value if type(value) in _TEXT_TYPES else _json_cell(value))
+            except RecursionError:  # a value nested too deep to write back as JSON: undo, keep the line
+                for key in list(columns)[known:]:
+                    del columns[key]
+                for col in columns.values():
+                    del col[n:]
+                obj = None
+        if type(obj) is dict:
             raws.append(None)
         else:
             raws.append(line)
@@ -571,7 +675,12 @@ _CELL_ERRORS = {"Div0": "#DIV/0!", "NA": "#N/A", "Name": "#NAME?", "Null": "#NUL
 
 
 def _check_workbook_file(path: Path) -> None:
-    """Cheap checks before calamine sees the file: size, container, zip-bomb ratio."""
+    """Cheap checks before calamine sees the file: size, container, parts, zip bombs, sheet extents.
+
+    An .xlsx is refused whole when it holds macros (VBA, Excel 4 macro sheets, ActiveX) or links to
+    other workbooks, when it has more than MAX_SHEETS sheets, and when it would unpack to too much:
+    by the sizes its ZIP directory declares, and by what each part really inflates to (a forged
+    directory cannot hide a bomb: every part is inflated once here, in bounded memory)."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
@@ -584,22 +693,35 @@ def _check_workbook_file(path: Path) -> None:
         raise UnreadableFile(path, f"is {size / 2**20:.0f} MB, more than the "
                              f"{MAX_WORKBOOK_BYTES // 2**20} MB accepted for a workbook")
     if head.startswith(b"PK\x03\x04"):
+        entries = _zip_entry_count(path, size)
+        if entries is not None and entries > MAX_ZIP_ENTRIES:
+            raise UnreadableFile(path, f"holds {entries:,} ZIP parts, more than the {MAX_ZIP_ENTRIES:,} "
+                                 "any workbook needs: refused as a hostile file")
         try:
             with zipfile.ZipFile(path) as zf:
                 members = zf.infolist()
-        except (zipfile.BadZipFile, OSError):
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
             raise UnreadableFile(path, "is damaged: not a readable .xlsx (ZIP) container") from None
         names = {m.filename for m in members}
         if not names & {"xl/workbook.xml", "xl/workbook.bin", "content.xml"}:
             raise UnreadableFile(path, "is a ZIP archive but not an Excel workbook")
+        _check_parts([m.filename for m in members], path)
         unpacked = sum(m.file_size for m in members)
         worst = max((m.file_size / max(m.compress_size, 1) for m in members), default=0)
         if unpacked > MAX_UNPACKED_BYTES or (worst > MAX_ZIP_RATIO and unpacked > 50 * 2**20):
             raise UnreadableFile(path, f"would unpack to {unpacked / 2**20:.0f} MB (compression "
                                  f"ratio {worst:.0f}:1): refused as a possible zip bomb")
-        _check_sheet_extents(path)
+        sheets = sum(1 for n in names if n.startswith(("xl/worksheets/", "xl/chartsheets/"))
+                     and n.endswith((".xml", ".bin")))
+        if sheets > MAX_SHEETS:
+            raise _too_many_sheets(path, sheets)
+        _scan_parts(path, members)
     elif head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        pass  # .xls (or an encrypted .xlsx, which calamine will report)
+        # .xls (or an encrypted .xlsx, which calamine will report). Its VBA storage is named
+        # _VBA_PROJECT_CUR in the compound file's directory (UTF-16 names).
+        if _file_contains(path, "_VBA_PROJECT_CUR".encode("utf-16-le")):
+            raise UnreadableFile(path, "contains macros (a VBA project): workbooks with macros are "
+                                 "refused; save it as .xlsx without macros and deliver again")
     elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         raise UnreadableFile(path, "is an HTML/XML page saved under a workbook name (a common "
                              "'Excel' export of web systems): open it in Excel and save as .xlsx, "
@@ -607,6 +729,148 @@ def _check_workbook_file(path: Path) -> None:
     else:
         raise UnreadableFile(path, "is not an Excel workbook (no .xlsx/.xls signature); "
                              "it may be a CSV file with the wrong extension")
+
+
+_MACRO_PART = re.compile(r"(^|/)vbaproject[^/]*\.bin$|^xl/(macrosheets|activex)/", re.IGNORECASE)
+_EXTERNAL_LINK_PART = re.compile(r"^xl/externallinks/", re.IGNORECASE)
+# The same, as [Content_Types].xml declares them (catches parts stored under other names).
+_MACRO_TYPE = re.compile(rb"vbaProject|macrosheet|activeX", re.IGNORECASE)
+_EXTERNAL_LINK_TYPE = re.compile(rb"externalLink", re.IGNORECASE)
+_SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\s")
+
+
+def _check_parts(names: list[str], path: Path) -> None:
+    macros = [n for n in names if _MACRO_PART.search(n)]
+    if macros:
+        raise UnreadableFile(path, f"contains macros ({macros[0]}): workbooks with macros are refused; "
+                             "save it as .xlsx without macros and deliver again")
+    links = [n for n in names if _EXTERNAL_LINK_PART.search(n)]
+    if links:
+        raise UnreadableFile(path, f"links to other workbooks ({len(links)} external link part"
+                             f"{'s' if len(links) > 1 else ''}, e.g. {links[0]}): its values may come from "
+                             "files we cannot see; break the links (Data → Edit Links) and deliver again")
+
+
+def _too_many_sheets(path: Path, sheets: int) -> UnreadableFile:
+    return UnreadableFile(path, f"has {sheets:,} sheets, more than the {MAX_SHEETS:,} accepted in one "
+                          "workbook: split it into several files")
+
+
+def _zip_entry_count(path: Path, size: int) -> int | None:
+    """The number of parts the ZIP's end record declares, read before `zipfile` builds an object
+    for each of them (a forged archive may declare millions). None when there is no end record."""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - (22 + 65535)))
+        tail = fh.read()
+    i = tail.rfind(b"PK\x05\x06")
+    if i < 0 or len(tail) - i < 22:
+        return None
+    return int.from_bytes(tail[i + 10: i + 12], "little")  # 0xFFFF: a ZIP64 count, i.e. a lot
+
+
+def _file_contains(path: Path, needle: bytes) -> bool:
+    with open(path, "rb") as fh:
+        tail = b""
+        while chunk := fh.read(1 << 22):
+            if needle in tail + chunk:
+                return True
+            tail = chunk[-len(needle):]
+    return False
+
+
+def _inflate(fh, member: zipfile.ZipInfo, path: Path) -> Iterator[bytes]:
+    """A ZIP part's content in chunks, inflated here rather than trusted: a part that inflates
+    to more than its declared size is refused the moment it does."""
+    damaged = UnreadableFile(path, f"is damaged: part {member.filename} of the .xlsx (ZIP) container "
+                             "is cut off or corrupt")
+    if member.flag_bits & 0x1:
+        raise UnreadableFile(path, "is an encrypted ZIP archive, not a workbook Excel writes")
+    fh.seek(member.header_offset)
+    local = fh.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise damaged
+    fh.seek(member.header_offset + 30 + int.from_bytes(local[26:28], "little")
+            + int.from_bytes(local[28:30], "little"))
+    left = member.compress_size
+    if member.compress_type == zipfile.ZIP_STORED:
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 22))
+            if not chunk:
+                raise damaged
+            left -= len(chunk)
+            yield chunk
+        return
+    if member.compress_type != zipfile.ZIP_DEFLATED:
+        raise UnreadableFile(path, f"uses ZIP compression method {member.compress_type} for "
+                             f"{member.filename}, which Excel never writes: refused as a hostile file")
+    inflater = zlib.decompressobj(-15)
+    produced = 0
+    try:
+        while not inflater.eof:
+            data = inflater.unconsumed_tail
+            if not data:
+                data = fh.read(min(left, 1 << 20)) if left > 0 else b""
+                if not data:
+                    break
+                left -= len(data)
+            out = inflater.decompress(data, 1 << 22)
+            produced += len(out)
+            if produced > member.file_size:
+                raise UnreadableFile(path, f"part {member.filename} inflates to more than the "
+                                     f"{member.file_size:,} bytes the archive declares: a forged ZIP, "
+                                     "refused as a possible zip bomb")
+            if out:
+                yield out
+    except zlib.error:
+        raise damaged from None
+    if not inflater.eof or produced != member.file_size:
+        raise damaged
+
+
+def _scan_parts(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    """Inflate every part once: the real unpacked total, macro / external-link content types,
+    the number of sheets the workbook lists, and each worksheet's cell extent (see below)."""
+    total = 0
+    try:
+        with open(path, "rb") as fh:
+            for member in members:
+                if member.is_dir():
+                    continue
+                name = member.filename
+                extent = _SheetExtent() if name.startswith("xl/worksheets/") and name.endswith(".xml") else None
+                content_types = name == "[Content_Types].xml"
+                sheet_list = name == "xl/workbook.xml"
+                sheets, tail = 0, b""
+                for chunk in _inflate(fh, member, path):
+                    total += len(chunk)
+                    if total > MAX_UNPACKED_BYTES:
+                        raise UnreadableFile(path, f"unpacks to more than {MAX_UNPACKED_BYTES / 2**20:.0f} MB: "
+                                             "refused as a possible zip bomb")
+                    if extent is not None:
+                        extent.feed(chunk)
+                    elif content_types or sheet_list:
+                        data = tail + chunk  # tags cut by a chunk boundary are found in the next round
+                        cut = max(len(data) - 64, 0)
+                        if content_types and _MACRO_TYPE.search(data):
+                            raise UnreadableFile(path, "contains macros (declared in [Content_Types].xml): "
+                                                 "workbooks with macros are refused; save it as .xlsx "
+                                                 "without macros and deliver again")
+                        if content_types and _EXTERNAL_LINK_TYPE.search(data):
+                            raise UnreadableFile(path, "links to other workbooks (declared in "
+                                                 "[Content_Types].xml): break the links and deliver again")
+                        if sheet_list:
+                            sheets += sum(1 for m in _SHEET_TAG.finditer(data) if m.start() < cut)
+                            if sheets > MAX_SHEETS:
+                                raise _too_many_sheets(path, sheets)
+                        tail = data[cut:]
+                if sheet_list:
+                    sheets += len(_SHEET_TAG.findall(tail))
+                    if sheets > MAX_SHEETS:
+                        raise _too_many_sheets(path, sheets)
+                if extent is not None:
+                    extent.check(path, name)
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot be read: {exc.strerror or exc}") from None
 
 
 # ' r="..."' is the reference of a row (digits) or a cell (letters + digits) in sheet XML.
@@ -620,37 +884,37 @@ def _column_number(letters: bytes) -> int:
     return n
 
 
-def _check_sheet_extents(path: Path) -> None:
+class _SheetExtent:
     """calamine allocates every cell between the first and the last used one (32 bytes each):
     a 5 kB file with one cell at XFD1048576 asks for 512 GB and aborts the whole process,
-    which no `except` can catch. Scan the sheets' real cell references before it does."""
-    with zipfile.ZipFile(path) as zf:
-        for member in zf.infolist():
-            if not (member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")):
-                continue
-            letters: set[bytes] = set()
-            rows: set[bytes] = set()
-            with zf.open(member) as fh:
-                tail = b""
-                while True:
-                    chunk = fh.read(1 << 23)
-                    data = tail + chunk
-                    # Scan up to the last '>': a tag cut by the chunk boundary waits for the next.
-                    cut = data.rfind(b">") + 1 if chunk else len(data)
-                    refs = _REF.findall(data, 0, cut)
-                    letters.update(col for col, _ in refs)  # sets: few distinct values to convert
-                    rows.update(row for _, row in refs)
-                    tail = data[cut:]
-                    if not chunk:
-                        break
-            numbers = [int(r) for r in rows]
-            cols = [_column_number(c) for c in letters if c]
-            n_rows = max(numbers) - min(numbers) + 1 if numbers else 0
-            n_cols = max(cols) - min(cols) + 1 if cols else 1
-            if n_rows * n_cols > MAX_SHEET_CELLS:
-                raise UnreadableFile(path, f"sheet {member.filename.rsplit('/', 1)[-1]} spans {n_rows:,} rows x "
-                                     f"{n_cols:,} columns ({n_rows * n_cols:,} cells, more than "
-                                     f"{MAX_SHEET_CELLS:,}): a stray cell far from the data? Delete it and save again")
+    which no `except` can catch. The sheets' real cell references are scanned before it does."""
+
+    def __init__(self) -> None:
+        self.letters: set[bytes] = set()  # sets: few distinct values to convert
+        self.rows: set[bytes] = set()
+        self.tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        data = self.tail + chunk
+        # Scan up to the last '>': a tag cut by the chunk boundary waits for the next.
+        cut = data.rfind(b">") + 1
+        refs = _REF.findall(data, 0, cut)
+        self.letters.update(col for col, _ in refs)
+        self.rows.update(row for _, row in refs)
+        self.tail = data[cut:]
+
+    def check(self, path: Path, name: str) -> None:
+        refs = _REF.findall(self.tail)
+        self.letters.update(col for col, _ in refs)
+        self.rows.update(row for _, row in refs)
+        numbers = [int(r) for r in self.rows]
+        cols = [_column_number(c) for c in self.letters if c]
+        n_rows = max(numbers) - min(numbers) + 1 if numbers else 0
+        n_cols = max(cols) - min(cols) + 1 if cols else 1
+        if n_rows * n_cols > MAX_SHEET_CELLS:
+            raise UnreadableFile(path, f"sheet {name.rsplit('/', 1)[-1]} spans {n_rows:,} rows x "
+                                 f"{n_cols:,} columns ({n_rows * n_cols:,} cells, more than "
+                                 f"{MAX_SHEET_CELLS:,}): a stray cell far from the data? Delete it and save again")
 
 
 def _excel_number(x: float) -> str:
@@ -822,25 +1086,111 @@ def _any_case(pattern: str) -> str:
     return "".join(out)
 
 
-def new_files(inbox: Path, patterns: list[str], seen_sha256: set[str]) -> list[tuple[Path, str]]:
-    """Files in `inbox` matching any glob (ASCII letters in any case), skipping hidden/temporary
-    ones ('.*', '~$*', '*.part', '*.tmp') and any whose content was seen before (by SHA-256, so
-    a re-sent file under a new name is recognised; the same content twice in one delivery is
-    returned once, the first by name); sorted by name, with their hashes."""
+REJECTED_DIR = "_rejected"  # where landing puts refused deliveries; never scanned
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """One inbox entry matching a dataset's patterns. A regular file comes with its content hash
+    and the size and modification time it had *before* it was hashed, so a file that changes
+    while it is read can be noticed; anything that must not be read has `refused` = why."""
+
+    path: Path
+    sha256: str | None = None
+    size: int = 0
+    mtime_ns: int = 0
+    refused: str | None = None
+
+
+def printable_name(name: str) -> str:
+    """A file name fit for a message or a log line: control and format characters (newlines,
+    escape sequences, right-to-left overrides) and bytes that are not UTF-8 shown escaped."""
+    out = []
+    for ch in name:
+        if 0xDC80 <= ord(ch) <= 0xDCFF:  # an undecodable byte, as os.fsdecode keeps it
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(ascii(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _name_problem(name: str) -> str | None:
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in name):
+        return ("its name is not valid UTF-8 (bytes of another encoding, e.g. a GBK name unpacked "
+                "on Linux): rename it and deliver again")
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or 0x202A <= ord(ch) <= 0x202E
+           or 0x2066 <= ord(ch) <= 0x2069 for ch in name):
+        return ("its name contains control characters (line breaks, escape sequences or "
+                "right-to-left overrides): rename it and deliver again")
+    return None
+
+
+def _entry_problem(inbox: Path, rel: Path) -> str | None:
+    """Why an inbox entry must not be read, or None. Symbolic links are never followed (one in
+    the inbox could hand over any file of this machine); folders, pipes and devices are not
+    deliveries (and reading a pipe would wait forever). Raises FileNotFoundError when gone."""
+    problem = _name_problem(rel.as_posix())
+    if problem:
+        return problem
+    for i in range(1, len(rel.parts) + 1):
+        part = inbox.joinpath(*rel.parts[:i])
+        if part.is_symlink():
+            try:
+                inside = part.resolve().is_relative_to(inbox.resolve())
+            except (OSError, RuntimeError):  # a loop of links
+                inside = False
+            where = "inside" if inside else "outside"
+            what = "is a symbolic link" if i == len(rel.parts) else f"lies in {rel.parts[i - 1]}, a symbolic link"
+            return f"{what} (to somewhere {where} the inbox): links are not followed; deliver the file itself"
+    mode = (inbox / rel).lstat().st_mode
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file: deliver the files it holds, not the folder"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a pipe, socket or device): it is never opened"
+    return None
+
+
+def scan_inbox(inbox: Path, patterns: list[str]) -> list[InboxEntry]:
+    """Every entry of `inbox` matching any glob (ASCII letters in any case), sorted by name;
+    hidden/temporary ones ('.*', '~$*', '*.part', '*.tmp') and `_rejected/` skipped. Regular
+    files are hashed; symbolic links, folders, pipes, devices and names that cannot be shown
+    faithfully come back `refused` (never opened). Entries that vanish while listed are left out."""
     inbox = Path(inbox)
     found: set[Path] = set()
     for pattern in patterns:
         for p in inbox.glob(_any_case(pattern)):
-            if not any(_is_temp(part) for part in p.relative_to(inbox).parts) and p.is_file():
+            parts = p.relative_to(inbox).parts
+            if parts and parts[0] != REJECTED_DIR and not any(_is_temp(part) for part in parts):
                 found.add(p)
-    seen = set(seen_sha256)
     out = []
     for p in sorted(found, key=lambda p: p.relative_to(inbox).as_posix()):
         try:
+            problem = _entry_problem(inbox, p.relative_to(inbox))
+            if problem:
+                out.append(InboxEntry(p, refused=problem))
+                continue
+            st = p.lstat()
             digest = sha256_file(p)
         except FileNotFoundError:
             continue  # moved away while we looked
-        if digest not in seen:
-            seen.add(digest)  # the same content twice in one delivery counts once
-            out.append((p, digest))
+        except OSError as exc:
+            out.append(InboxEntry(p, refused=f"cannot be opened: {exc.strerror or exc}"))
+            continue
+        out.append(InboxEntry(p, digest, st.st_size, st.st_mtime_ns))
+    return out
+
+
+def new_files(inbox: Path, patterns: list[str], seen_sha256: set[str]) -> list[tuple[Path, str]]:
+    """The readable files of `scan_inbox` whose content was not seen before (by SHA-256, so a
+    re-sent file under a new name is recognised; the same content twice in one delivery is
+    returned once, the first by name), with their hashes. Refused entries are left out: see
+    `scan_inbox` for them."""
+    seen = set(seen_sha256)
+    out = []
+    for entry in scan_inbox(inbox, patterns):
+        if entry.refused is None and entry.sha256 not in seen:
+            seen.add(entry.sha256)  # the same content twice in one delivery counts once
+            out.append((entry.path, entry.sha256))
     return out

@@ -6,7 +6,7 @@ directly. Each returns a `LoadReport` that becomes the asset's materialization m
 
 from __future__ import annotations
 
-import shutil
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,7 +15,7 @@ from pathlib import Path
 from connectors import files, http, sql
 from connectors.errors import SourceError, SourceUnavailable, UnreadableFile, safe_url
 from connectors.retry import retry
-from warehouse.raw import RawStore
+from warehouse.raw import META_COLUMNS, RawStore
 
 
 @dataclass
@@ -29,6 +29,7 @@ class LoadReport:
     files_loaded: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)  # already landed (same content hash)
     files_rejected: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file skipped, file landed with that content)
     seconds: float = 0.0
 
     def metadata(self) -> dict:
@@ -42,6 +43,8 @@ class LoadReport:
             meta["files_loaded"] = ", ".join(self.files_loaded) or "(none)"
             meta["files_skipped"] = len(self.files_skipped)
             meta["files_rejected"] = len(self.files_rejected)
+        if self.duplicates:
+            meta["files_duplicate"] = "; ".join(f"{a} = {b}" for a, b in self.duplicates)
         return meta
 
 
@@ -163,26 +166,64 @@ def load_inbox(
 ) -> LoadReport:
     """Land every new file of a dataset from the source's inbox, one batch per file.
 
-    A file is recognised by its content hash, so a re-delivered file (even renamed) is
-    skipped; `full_refresh` lands every file again as new batches. A file that cannot be
-    read is moved to `<inbox>/_rejected/` with a `.reason.txt` beside it and reported;
-    the other files still land, then the load raises `LoadFailed` naming the refused ones.
+    A file is recognised by its content hash, so a re-delivered file is skipped; one re-sent
+    under another name (or the same content twice in one delivery) is skipped and reported in
+    `duplicates`. `full_refresh` lands every file again as new batches.
+
+    A delivery that cannot be landed whole is refused: moved to `<inbox>/_rejected/` with a
+    `.reason.txt` beside it (the reason names the cause, never cell values). That is a file that
+    cannot be read (encoding, corruption, hostile workbook), an empty one (0 bytes, or no header
+    and no data), one whose header uses raw metadata names, and anything that is not a plain file
+    (symbolic links are never followed; folders, pipes; names with control characters or bytes
+    that are not UTF-8). A file that changes while it is read (still being copied) is refused but
+    left where it is, to be loaded once complete. The other files still land; then the load
+    raises `LoadFailed` naming the refused ones.
     """
     started = time.perf_counter()
     report = LoadReport(source, spec.dataset)
-    seen = set() if full_refresh else store.seen_files(source)
-    candidates = files.new_files(inbox, list(spec.patterns), set()) if inbox.exists() else []
-    for path, sha in candidates:
-        if sha in seen:
+    landed = {} if full_refresh else store.landed_files(source)  # sha -> file name
+    entries = files.scan_inbox(inbox, list(spec.patterns)) if inbox.exists() else []
+
+    def refuse(path: Path, reason: str, *, move: bool = True) -> None:
+        if move:
+            reason += _reject(inbox, path, reason)
+        report.files_rejected.append((path.name, reason))
+
+    for entry in entries:
+        path = entry.path
+        if entry.refused:
+            refuse(path, entry.refused)
+            continue
+        sha = entry.sha256
+        if sha in landed:
             report.files_skipped.append(path.name)
+            if landed[sha] != path.name:
+                report.duplicates.append((path.name, landed[sha]))
+            continue
+        if entry.size == 0 and not _changed_since_listed(path, entry):
+            refuse(path, "is empty (0 bytes): nothing was delivered — an interrupted copy or a failed "
+                         "export? Deliver it again")
             continue
         try:
             tables = read_file(path, spec)
         except UnreadableFile as exc:
-            report.files_rejected.append((path.name, exc.reason))
-            _reject(inbox, path, exc.reason)
+            refuse(path, exc.reason)
             continue
-        # An empty delivery is still a delivery: keep its batch so the file counts as seen.
+        except Exception as exc:  # noqa: BLE001 — one broken file must not stop the others
+            # Only the kind of error: its text could quote cell values.
+            kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+            refuse(path, f"could not be read: the reader failed ({kind}); this is a fault in "
+                         "citybase rather than necessarily in the file — report it with the file")
+            continue
+        changed = _changed_since_listed(path, entry)
+        if changed:
+            refuse(path, changed, move=False)
+            continue
+        problem = _nothing_to_land(tables) or _metadata_name_clash(tables)
+        if problem:
+            refuse(path, problem)
+            continue
+        # A header-only file is still a delivery: keep its batch so the file counts as seen.
         with store.write_batch(source, spec.dataset, kind="file", keep_empty=True) as batch:
             for t in tables:
                 batch.write(
@@ -191,7 +232,7 @@ def load_inbox(
             batch.origin = {
                 "file": path.name,
                 "sha256": sha,
-                "size": path.stat().st_size,
+                "size": entry.size,
                 "full_refresh": full_refresh,
                 "parts": [
                     {
@@ -205,22 +246,100 @@ def load_inbox(
                     for t in tables
                 ],
             }
-        seen.add(sha)
+        landed[sha] = path.name
         report.batches.append(batch.batch_id)
         report.files_loaded.append(path.name)
         report.rows += batch.rows
     report.seconds = time.perf_counter() - started
     if report.files_rejected:
-        listed = "; ".join(f"{name}: {reason}" for name, reason in report.files_rejected)
+        listed = "; ".join(f"{files.printable_name(name)}: {reason}" for name, reason in report.files_rejected)
         raise LoadFailed(f"{source}.{spec.dataset}: {len(report.files_rejected)} file(s) refused — {listed}", report)
     return report
 
 
-def _reject(inbox: Path, path: Path, reason: str) -> None:
-    rejected = inbox / "_rejected"
-    rejected.mkdir(exist_ok=True)
-    shutil.move(str(path), rejected / path.name)
-    (rejected / f"{path.name}.reason.txt").write_text(reason + "\n", "utf-8")
+def _changed_since_listed(path: Path, entry: files.InboxEntry) -> str | None:
+    """A file still being written differs now from when it was listed (and hashed)."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return "disappeared while being read: it was not landed"
+    if (st.st_size, st.st_mtime_ns) == (entry.size, entry.mtime_ns):
+        return None
+    return (f"changed while being read (size {entry.size:,} → {st.st_size:,} bytes): still being copied? "
+            "It was left in the inbox and lands once it stops changing")
+
+
+def _nothing_to_land(tables: list[files.FileTable]) -> str | None:
+    """Why a file holds nothing to land, or None. A header alone lands (a month without
+    records); a single cell alone is a title without its table, as is a workbook with titles only."""
+    if any(len(t.header) > 1 or t.table.num_rows for t in tables):
+        return None
+    if not any(t.header or t.preamble for t in tables):
+        if tables and tables[0].sheet is None:
+            return "holds no header and no data (only blank lines): nothing to land"
+        return "has no cells in any sheet: nothing to land"
+    where = next((f"sheet {t.sheet!r}" for t in tables if t.sheet is not None), "the file")
+    return (f"has no table: {where} holds only a title (a single cell per row) and no header row or "
+            "data — a template that was never filled in?")
+
+
+def _metadata_name_clash(tables: list[files.FileTable]) -> str | None:
+    clash = sorted({c for t in tables for c in t.table.column_names if c in META_COLUMNS})
+    if clash:
+        return (f"has column(s) named {', '.join(clash)}, which are raw metadata names: rename them in the "
+                "header and deliver again")
+    return None
+
+
+def _reject(inbox: Path, path: Path, reason: str) -> str:
+    """Move a refused entry to `<inbox>/_rejected/` (a link itself, never its target) and write
+    its reason beside it. Names are kept, made unique and shortened to what the file system
+    allows. Returns a note to append to the reason when that could not be done, else ''."""
+    rejected = inbox / files.REJECTED_DIR
+    if not Path(os.path.realpath(path.parent)).is_relative_to(os.path.realpath(inbox)):
+        # Reached through a linked folder: moving it would take a file from outside the inbox.
+        return " (left where it is: it lies outside the inbox)"
+    if rejected.is_symlink():
+        return f" (left where it is: {files.REJECTED_DIR} is a symbolic link, not followed)"
+    try:
+        rejected.mkdir(exist_ok=True)
+        target = _free_name(rejected, path.name)
+        if os.path.lexists(path):
+            os.rename(path, target)  # same file system: atomic, never follows a link
+        note = _fit_name(f"{target.name}.reason.txt", keep_end=".reason.txt")
+        (rejected / note).write_text(f"{reason}\nfile: {files.printable_name(target.name)}\n", "utf-8")
+    except OSError as exc:
+        return f" (it could not be moved to {files.REJECTED_DIR}/: {exc.strerror or exc})"
+    return ""
+
+
+_NAME_MAX = 255  # bytes in one file name on Linux/macOS file systems
+
+
+def _fit_name(name: str, keep_end: str = "") -> str:
+    """`name` shortened (in the middle, on a character boundary) to fit _NAME_MAX bytes."""
+    data = name.encode("utf-8", "surrogateescape")
+    if len(data) <= _NAME_MAX:
+        return name
+    end = keep_end or Path(name).suffix
+    if len(end.encode("utf-8", "surrogateescape")) > 64:
+        end = ""
+    head = name[: len(name) - len(end)]
+    while len((head + "…" + end).encode("utf-8", "surrogateescape")) > _NAME_MAX:
+        head = head[:-1]
+    return head + "…" + end
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """`folder/name`, or `name~2`, `name~3`... (before the suffix) when that is taken: a refused
+    file never overwrites an earlier one."""
+    name = _fit_name(name)
+    target, k = folder / name, 1
+    while os.path.lexists(target) or os.path.lexists(folder / f"{target.name}.reason.txt"):
+        k += 1
+        stem, suffix = Path(name).stem, Path(name).suffix
+        target = folder / _fit_name(f"{stem}~{k}{suffix}", keep_end=f"~{k}{suffix}")
+    return target
 
 
 @dataclass(frozen=True)

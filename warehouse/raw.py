@@ -280,6 +280,16 @@ class RawStore:
                 seen.add(sha)
         return seen
 
+    def landed_files(self, source: str) -> dict[str, str]:
+        """Content hash -> name of the file that first landed it, for every file of a source."""
+        landed: dict[str, tuple[str, str]] = {}  # sha -> (batch_id, file)
+        for manifest in (self.root / source).glob(f"*/*/{MANIFEST}"):
+            m = json.loads(manifest.read_text("utf-8"))
+            sha = m["origin"].get("sha256")
+            if sha and (sha not in landed or m["batch_id"] < landed[sha][0]):
+                landed[sha] = (m["batch_id"], m["origin"].get("file") or "")
+        return {sha: file for sha, (_, file) in landed.items()}
+
     def relation(self, con: duckdb.DuckDBPyConnection, source: str, dataset: str, batch_ids: list[str] | None = None):
         """All rows of a dataset (or some batches) as a DuckDB relation; schemas unioned by name."""
         paths = [

@@ -274,11 +274,12 @@ def _stamp(path: Path) -> str | None:
     return value.decode() if value else None
 
 
-def _write(frame: pl.DataFrame, path: Path, fingerprint: str) -> None:
+def write_parquet(frame: pl.DataFrame, path: Path, fingerprint: str | None = None) -> None:
     """Write beside, then rename over: readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     table = frame.to_arrow()
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _FINGERPRINT: fingerprint.encode()})
+    if fingerprint:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _FINGERPRINT: fingerprint.encode()})
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
@@ -302,8 +303,8 @@ def standardize_dataset(store: RawStore, home: Path, spec: TableSpec) -> Standar
         if raw.height == 0:
             raw = pl.DataFrame({c: pl.Series([], dtype=pl.String) for c in LINEAGE}).with_columns(pl.col("_row_number").cast(pl.Int64))
         result = standardize(raw, spec)
-        _write(result.rows, outputs[0], fingerprint)
-        _write(result.quarantine, outputs[1], fingerprint)
+        write_parquet(result.rows, outputs[0], fingerprint)
+        write_parquet(result.quarantine, outputs[1], fingerprint)
         report.batches_done.append(batch.batch_id)
         report.rows += result.rows.height
         report.quarantined += result.quarantine.height

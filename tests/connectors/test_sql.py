@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import socket
+import sqlite3
 from decimal import Decimal
 
 import pyarrow as pa
@@ -14,7 +16,7 @@ from sqlalchemy.dialects import mysql, postgresql
 from connectors import sql
 from connectors.errors import SourceError, SourceUnavailable
 from connectors.retry import backoff_delays, retry
-from connectors.sql import arrow_schema, extract_table, max_watermark
+from connectors.sql import arrow_schema, extract_table, max_watermark, watermark_text
 
 SOURCE = "医保 medical_insurance"
 TS = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")  # MariaDB drops µs otherwise
@@ -148,6 +150,169 @@ def test_type_mapping():
     assert sql.arrow_type(postgresql.JSONB())[0] == pa.string()
     assert sql.arrow_type(sa.types.NullType())[0] == pa.string()
     assert sql._to_text({"名": [1, None]}) == '{"名":[1,null]}'
+
+
+# --- fast reading: the driver's rows, vectorized casts -------------------------------------
+
+
+def test_driver_rows_give_what_sqlalchemy_result_gives(db_url, monkeypatch):
+    """The fast path (DB-API cursor, casts per column) against SQLAlchemy's Result, which is what
+    drivers other than psycopg, PyMySQL and sqlite3 still go through."""
+    rows = [
+        dict(id=1, amount=Decimal("-1234.56"), rate=Decimal("0.0001"), ratio=1 / 3, born=dt.date(1990, 1, 31),
+             at=dt.datetime(2024, 1, 2, 3, 4, 5, 123456), clock=dt.time(23, 59, 59), name="𠀀 张三 😀",
+             kind="b", active=True, photo=b"\x00\xff", doc={"名": [1, 2.5]}),
+        dict(id=2, amount=None, rate=None, ratio=None, born=None, at=None, clock=None, name=None, kind=None,
+             active=None, photo=None, doc=None),
+        dict(id=3, amount=Decimal("9999999999.99"), rate=Decimal("-12345678901234.5678"), ratio=-1e300,
+             born=dt.date(2000, 2, 29), at=dt.datetime(1999, 12, 31, 23, 59, 59), clock=dt.time(0, 0),
+             name="", kind="a", active=False, photo=b"", doc=[]),
+    ]
+    if backend(db_url) == "sqlite":
+        rows[2]["rate"] = Decimal("-1234567890.1234")  # a double holds 15 digits
+    create(db_url,
+           sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+           sa.Column("amount", sa.Numeric(12, 2)), sa.Column("rate", sa.Numeric(18, 4)), sa.Column("ratio", sa.Double),
+           sa.Column("born", sa.Date), sa.Column("at", TS), sa.Column("clock", sa.Time), sa.Column("name", sa.Text),
+           sa.Column("kind", sa.Enum("a", "b", name="kind")), sa.Column("active", sa.Boolean),
+           sa.Column("photo", sa.LargeBinary), sa.Column("doc", sa.JSON(none_as_null=True)),
+           rows=rows)
+
+    fast = extract(db_url, chunk_rows=2)
+    monkeypatch.setattr(sql, "_streaming_cursor", lambda conn: None)
+    through_result = extract(db_url, chunk_rows=2)
+
+    assert fast.equals(through_result, check_metadata=True)
+    got = {r["id"]: r for r in fast.to_pylist()}
+    assert got[1]["amount"] == Decimal("-1234.56") and got[3]["rate"] == rows[2]["rate"]
+    assert got[1]["at"] == dt.datetime(2024, 1, 2, 3, 4, 5, 123456) and got[1]["name"] == "𠀀 张三 😀"
+    assert got[2] == dict.fromkeys(got[2], None) | {"id": 2}
+
+
+def test_sqlite_text_timestamps_and_double_numerics_are_read_as_sqlalchemy_reads_them(tmp_path):
+    """SQLite keeps TIMESTAMP/DATE as text and NUMERIC as an integer or a double: whole chunks are
+    cast in Arrow, and a chunk holding another text form falls back to per-value parsing."""
+    path = tmp_path / "source.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, at TIMESTAMP, day DATE, amount NUMERIC(12, 2),"
+                " big NUMERIC(20, 0))")
+    stored = [
+        (1, "2024-01-02 03:04:05", "2024-01-02", 554, 2**60 + 1),  # integers: exact as they are
+        (2, "2024-01-02 03:04:05.123456", "2000-02-29", 414.14, None),
+        (3, "2024-01-02", None, 0.1 + 0.2, 0),
+        (4, "2024-01-02T03:04:05.5", "2024-01-03", 2.675, None),  # a 'T': parsed value by value
+        (5, None, "2024-01-04", 0.125, None),  # an exact tie, rounded to even as '%.2f' does
+        (6, "2024-01-02 03:04:05+08:00", "2024-01-05", -0.0001, None),
+        (7, "1999-12-31 23:59:59.999999", "1999-12-31", 9999999999.99, -(2**53) - 1),
+    ]
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", stored)
+    con.commit()
+    con.close()
+
+    got = extract(f"sqlite:///{path}", chunk_rows=3).to_pylist()
+
+    def ts(text):  # what SQLAlchemy gives: datetime.fromisoformat, an offset converted to UTC by Arrow
+        value = dt.datetime.fromisoformat(text)
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+    assert got == [
+        dict(id=i, at=None if at is None else ts(at), day=None if day is None else dt.date.fromisoformat(day),
+             amount=Decimal(amount) if isinstance(amount, int) else Decimal("%.2f" % amount),
+             big=None if big is None else Decimal(big))
+        for i, at, day, amount, big in stored
+    ]
+    assert got[2]["amount"] == Decimal("0.30") and got[3]["amount"] == Decimal("2.67")
+    assert got[4]["amount"] == Decimal("0.12") and got[0]["big"] == Decimal(2**60 + 1)
+
+
+def test_sqlite_numeric_rounding_equals_sqlalchemys_on_random_doubles(tmp_path):
+    rnd = random.Random(7)
+    values = ([rnd.randint(-10**11, 10**11) / 100 for _ in range(2000)]  # amounts as stored
+              + [rnd.randint(-10**6, 10**6) / 8 for _ in range(2000)]  # exact ties at the third digit
+              + [rnd.uniform(-1e9, 1e9) for _ in range(2000)])  # no short decimal form at all
+    path = tmp_path / "source.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, amount NUMERIC(12, 2))")
+    con.executemany("INSERT INTO t VALUES (?, ?)", enumerate(values))
+    con.commit()
+    con.close()
+
+    got = extract(f"sqlite:///{path}", chunk_rows=1000).column("amount").to_pylist()
+
+    assert got == [Decimal("%.2f" % v) for v in values]  # SQLAlchemy's rule for a double in NUMERIC(p, 2)
+
+
+def test_a_value_the_column_type_cannot_hold_is_refused_naming_the_column(tmp_path):
+    path = tmp_path / "source.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, at TIMESTAMP, amount NUMERIC(12, 2), note NUMERIC)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", [
+        (1, "2024-01-02 03:04:05", 1.5, 5), (2, "2024-01-03", 2, "n/a"), (3, "2024-01-04", 3, 2.5)])
+    con.commit()
+    url = f"sqlite:///{path}"
+    # Unconstrained NUMERIC is text: a non-number is kept as it is, beside the numbers.
+    five, na, two_and_a_half = extract(url, chunk_rows=2).column("note").to_pylist()
+    assert (Decimal(five), na, Decimal(two_and_a_half)) == (5, "n/a", Decimal("2.5"))
+
+    con.execute("UPDATE t SET at = 'yesterday' WHERE id = 3")
+    con.commit()
+    with pytest.raises(SourceError, match=r"^医保 medical_insurance: column at of table t holds a value \(str\) "
+                                          r"that cannot be represented exactly as timestamp\[us\]"):
+        list(extract_table(url, "t", chunk_rows=2, source=SOURCE))
+    con.execute("UPDATE t SET at = NULL, amount = 'abc' WHERE id = 3")
+    con.commit()
+    con.close()
+    with pytest.raises(SourceError, match=r"column amount of table t holds a value \(str\) .* decimal128\(12, 2\)"):
+        list(extract_table(url, "t", chunk_rows=2))
+
+
+@pytest.mark.integration
+def test_mariadb_zero_dates_and_postgresql_nan_are_refused(mariadb_url, pg_url):
+    run(mariadb_url, sa.text("CREATE TABLE t (id int, at datetime, day date)"))
+    engine = sa.create_engine(mariadb_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET SESSION sql_mode = ''"))
+        conn.execute(sa.text("INSERT INTO t VALUES (1, '2024-01-02 03:04:05', '2024-01-02'), (2, '0000-00-00', NULL)"))
+    engine.dispose()
+    with pytest.raises(SourceError, match=r"column at of table t holds a value \(str\) .* timestamp\[us\]"):
+        list(extract_table(mariadb_url, "t"))
+
+    run(pg_url, sa.text("CREATE TABLE t (id int, amount numeric(12, 2))"))
+    run(pg_url, sa.text("INSERT INTO t VALUES (1, 1.5), (2, 'NaN')"))
+    with pytest.raises(SourceError, match=r"column amount of table t holds a value \(str\) .* decimal128\(12, 2\)"):
+        list(extract_table(pg_url, "t"))
+
+
+def test_names_that_need_quoting(db_url):
+    t = create(db_url,
+               sa.Column("编号 id", sa.Integer, primary_key=True, autoincrement=False),
+               sa.Column("金额%", sa.Numeric(10, 2)), sa.Column("更新 时间", TS), sa.Column("day", sa.Date),
+               name="收费 记录%",
+               rows=[{"编号 id": i, "金额%": Decimal(f"{i}.25"), "更新 时间": T0 + dt.timedelta(minutes=i),
+                      "day": dt.date(2024, 1, 1) + dt.timedelta(days=i)} for i in range(5)])
+    full = extract(db_url, "收费 记录%", watermark_column="更新 时间")
+    assert sorted(full.column("金额%").to_pylist()) == [Decimal(f"{i}.25") for i in range(5)]
+    inc = extract(db_url, t.name, watermark_column="更新 时间", since=watermark_text(T0 + dt.timedelta(minutes=2)))
+    assert inc.column("编号 id").to_pylist() == [3, 4]
+    assert inc.column("day").to_pylist() == [dt.date(2024, 1, 4), dt.date(2024, 1, 5)]
+    by_day = extract(db_url, t.name, watermark_column="day", since="2024-01-04")
+    assert by_day.column("编号 id").to_pylist() == [4]
+
+
+@pytest.mark.integration
+def test_postgresql_rows_come_through_a_server_side_cursor(pg_url):
+    create(pg_url, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+           rows=[dict(id=i) for i in range(5000)])
+    stream = extract_table(pg_url, "t", chunk_rows=100)
+    assert next(stream).num_rows == 100
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as conn:
+        queries = conn.execute(sa.text(
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )).scalars().all()
+    engine.dispose()
+    assert any(q.startswith("FETCH FORWARD") for q in queries), queries  # chunk by chunk, not 5000 rows at once
+    assert sum(b.num_rows for b in stream) == 4900
 
 
 # --- incremental ---------------------------------------------------------------------------

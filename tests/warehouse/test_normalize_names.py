@@ -212,7 +212,7 @@ def dirty_names(draw) -> str:
     return name
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(dirty_names(), min_size=1, max_size=20))
 def test_normalizing_a_normalized_name_changes_nothing(values):
     first = normalize_person_name(pl.Series(values))

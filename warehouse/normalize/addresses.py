@@ -15,14 +15,19 @@
         room                       '1901' ('19楼01室' and '19层01' become '1901')
         address                    canonical text rebuilt from the parts; a text naming no other
                                    place is in this district, so it gets '郑州市郑东新区' in front
-        address_key                compact matching key 'place|building no|unit|room': place is
-                                   the building name, or road+number when the name is missing;
-                                   the admin prefix is left out (it varies, the place does not)
+        address_key                compact matching key 'place|building no|unit|room' ('19F' when
+                                   only a floor is known): place is the building name, else the
+                                   crossing ('商务外环路与众意路', roads sorted) or road+number; the
+                                   admin prefix is left out (it varies, the place does not)
         address_issue              see REASONS, or null
 
-    match_buildings(parsed, registry) -> DataFrame, same length and order as `parsed`:
-        building_code, grid_code, match_method ('exact' | 'road_number' | 'name' | null),
-        address_issue (the parse issue, else 'address.no_building_match' / 'address.ambiguous')
+    parse_building(values) -> Series: canonical building of a name-only column (楼宇名称).
+
+    match_buildings(parsed, registry, aliases=None) -> DataFrame, same length and order as
+        `parsed` (MATCH_COLUMNS): building_code, grid_code, match_method ('exact' | 'name' |
+        'road_number' | null), address_issue (the parse issue, else
+        'address.no_building_match' / 'address.ambiguous'). Rows with a parse issue are not
+        matched. Once matched, building_code + unit + room identifies a flat across sources.
 
 郑东新区 is a functional zone without a county code of its own, so national parsers (which
 map text to GB/T 2260 counties) do not know it: the grammar here is the local one, with known
@@ -34,6 +39,7 @@ before 号楼/单元/层 → digits); the caller keeps the raw text.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 import polars as pl
 
@@ -69,13 +75,16 @@ _NUMERALS = "一二三四五六七八九"
 _NUMERAL_SUFFIXES = ["号楼", "号院", "单元", "栋", "幢", "座", "层", "楼", "号", "室"]
 _ROAD = (r"\p{Han}[\p{Han}A-Za-z0-9]{0,11}?(?:大道|大街|路|街|巷|胡同|道|线)"
          r"(?:东延|西延|南延|北延|东段|西段|南段|北段|中段|辅路|延长线)?")
-_CROSS = rf"^(?:与|和|、|/|&)({_ROAD})(?:交叉口|交汇处|交口|十字路口|路口|交界处)?"
+_JOIN = "(?:与|和|、|/|&)"
+_CORNER = "(?:交叉口|交汇处|交口|十字路口|路口|交界处)"
+_STREET = r"\p{Han}{2,6}?(?:街道办事处|街道|镇|乡)"
+_COMMUNITY = r"[\p{Han}A-Za-z0-9]{1,8}?(?:社区居民委员会|社区居委会|社区|村民委员会|村委会|居委会|村)"
 _BUILDING = (r"(?P<bname>.*?)(?:(?P<bno>[A-Za-z]?\d+[A-Za-z]?|[A-Za-z])"
              r"(?P<bsuf>号楼|号厂房|号库|栋|幢|座|号|#楼|#))?")
 # The tail after the road: building, unit, floor, room ('3号楼1单元19楼01室', '3-1-1901').
 _TAIL = (rf"^{_BUILDING}(?:(?P<unit>\d+)(?:单元|-))?(?:(?P<floor>\d+)(?:层|楼|F))?"
          r"(?:(?P<room>[A-Za-z]?\d+)(?:室|房|号|户)?)?$")
-_TAIL_FAST = _TAIL.replace("(?P<bname>.*?)", "(?P<bname>[^0-9A-Za-z#-]*)")
+_TAIL_NUMBERS = "^(?P<ok>)" + _TAIL.removeprefix("^(?P<bname>.*?)")  # the tail after its name
 _REMARK = r"(?:\([^()]*\)|附近|对面|旁边|门口|周边|一带|东侧|西侧|南侧|北侧|东南角|东北角|西南角|西北角)+$"
 _TAIL_DASHED = r"^(?P<bname>.*?)(?P<bno>\d+)-(?P<unit>\d+)-(?P<room>\d+)(?:室|号)?$"
 
@@ -85,11 +94,35 @@ def parse_address(values: pl.Series, *, district_name: str = "郑东新区", cit
     """Parse addresses into parts plus canonical text and key; see the module docstring."""
     u = unique_frame(values).with_columns(s=_clean(pl.col("raw")))
     u = _numerals(u.with_columns(s=to_simplified(u["s"]), _empty=pl.col("s").fill_null("") == ""))
-    u = _prefix(u, district_name, city_name)
-    u = _road(u)
+    # Everything before the first digit (prefix, street, road, sometimes the complex name) is
+    # shared by thousands of flats: parse each distinct head once, then the digits per value.
+    u = u.with_columns(_rest=pl.col("s").str.replace(r"^[^0-9]*", ""))
+    u = u.with_columns(_head=pl.col("s").str.strip_suffix(pl.col("_rest")))
+    heads = _parse_heads(u.select(s="_head").unique(), district_name, city_name)
+    u = u.join(heads.rename({"s": "_left", "_head0": "_head"}), on="_head", how="left", nulls_equal=True)
+    # A door number follows the road directly: '17号' / '17号院'; '5号楼' is a building.
+    door = pl.col("_rest").str.extract_groups(r"^(?P<no>\d+(?:-\d+)?)(?P<nosuf>号院|号)(?:[^楼]|$)")
+    u = u.with_columns(_door=pl.when(pl.col("road").is_not_null() & (pl.col("_left") == "")).then(door))
+    u = u.with_columns(
+        road_number=pl.col("_door").struct.field("no"),
+        s=pl.concat_str("_left", pl.col("_rest").str.strip_prefix(pl.concat_str(
+            pl.col("_door").struct.field("no"), pl.col("_door").struct.field("nosuf")).fill_null(""))))
     u = _tail(u)
     u = _assemble(u, district_name, city_name, province_name)
     return join_back(values, u, COLUMNS)
+
+
+def _parse_heads(heads: pl.DataFrame, district_name: str, city_name: str) -> pl.DataFrame:
+    """Province … road of the digit-free heads; `s` is left with what they do not cover."""
+    h = _head_fast(heads.with_columns(_head0="s"), district_name, city_name)
+    # The few the one-pass pattern cannot decide (other provinces and cities, a 街道/村 that
+    # is the start of a road name) go through the step-by-step path.
+    redo = h.filter("_redo").select("_head0", s="_head0")
+    if redo.height:
+        redo = _road(_prefix(redo, district_name, city_name))
+        h = pl.concat([h.filter(~pl.col("_redo")).select(redo.columns), redo.select(redo.columns)])
+    return h.select("_head0", "s", "province", "city", "district", "street", "community", "road", "cross_road",
+                    "_named_city")
 
 
 def parse_building(values: pl.Series) -> pl.Series:
@@ -113,14 +146,21 @@ def _clean(raw: pl.Expr) -> pl.Expr:
 
 
 def _numerals(u: pl.DataFrame) -> pl.DataFrame:
+    old, new = _numeral_patterns()
+    return u.with_columns(s=pl.col("s").str.replace_many(old, new, leftmost=True))
+
+
+@cache
+def _numeral_patterns() -> tuple[list[str], list[str]]:
+    """'三号楼' → '3号楼' … '九十九层' → '99层', longest first ('十二层' before '二层')."""
     words = {}
     for n in range(1, 100):
         tens, ones = divmod(n, 10)
         w = ("" if tens == 0 else ("十" if tens == 1 else _NUMERALS[tens - 1] + "十")) + (_NUMERALS[ones - 1] if ones else "")
         words[w] = str(n)
     patterns = {w + suf: d + suf for w, d in words.items() for suf in _NUMERAL_SUFFIXES}
-    ordered = sorted(patterns, key=len, reverse=True)  # '十二层' before '二层'
-    return u.with_columns(s=pl.col("s").str.replace_many(ordered, [patterns[p] for p in ordered], leftmost=True))
+    ordered = sorted(patterns, key=len, reverse=True)
+    return ordered, [patterns[p] for p in ordered]
 
 
 def _head(pattern: str) -> pl.Expr:
@@ -158,9 +198,8 @@ def _prefix(u: pl.DataFrame, district_name: str, city_name: str) -> pl.DataFrame
     elsewhere = (pl.col("province").is_not_null() | pl.col("city").is_not_null()) & (
         pl.col("city").is_null() | (pl.col("city") != city_name))
     u = _take(u, "district", pl.when(elsewhere).then(_head(f"{known[:-1]}|{generic[2:-1]})")).otherwise(_head(known)))
-    u = _take(u, "street", _head(r"^(\p{Han}{2,6}?(?:街道办事处|街道|镇|乡))"), reject_next="路街道巷")
-    u = _take(u, "community", _head(r"^([\p{Han}A-Za-z0-9]{1,8}?(?:社区居民委员会|社区居委会|社区|村民委员会|村委会|居委会|村))"),
-              reject_next="路街道巷")
+    u = _take(u, "street", _head(f"^({_STREET})"), reject_next="路街道巷")
+    u = _take(u, "community", _head(f"^({_COMMUNITY})"), reject_next="路街道巷")
     # '郑州陈砦蔬菜批发市场': the city's short name opens a proper name, not a prefix.
     bare = pl.all_horizontal(pl.col("province", "city", "district").is_null()) & pl.col("s").str.starts_with(
         city_name.removesuffix("市"))
@@ -169,34 +208,72 @@ def _prefix(u: pl.DataFrame, district_name: str, city_name: str) -> pl.DataFrame
 
 def _road(u: pl.DataFrame) -> pl.DataFrame:
     u = _take(u, "road", _head(f"^({_ROAD})"))
-    u = _take(u, "cross_road", _head(_CROSS), when=pl.col("road").is_not_null())
-    u = u.with_columns(s=pl.col("s").str.replace(r"^(?:交叉口|交汇处|交口|十字路口|路口|交界处)", "")
-                       .str.replace(_CROSS, ""))
-    # '17号' / '17号院' after the road is its door number; '5号楼' is a building, left in place.
-    num = pl.col("s").str.extract_groups(r"^(?P<no>\d+(?:-\d+)?)(?P<suf>号院|号楼|号|#)?")
-    u = u.with_columns(_num=num)
-    is_door = pl.col("road").is_not_null() & pl.col("_num").struct.field("suf").is_in(["号", "号院"])
-    u = u.with_columns(road_number=pl.when(is_door).then(pl.col("_num").struct.field("no")),
-                       _door=pl.when(is_door).then(pl.col("_num").struct.field("no") + pl.col("_num").struct.field("suf")))
-    return u.with_columns(s=pl.col("s").str.strip_prefix(pl.col("_door").fill_null(""))).drop("_num")
+    cross = pl.col("s").str.extract_groups(f"^(?P<c>{_JOIN}(?P<cross_road>{_ROAD}))?(?P<corner>{_CORNER})?")
+    u = u.with_columns(_x=pl.when(pl.col("road").is_not_null()).then(cross))
+    u = u.with_columns(cross_road=pl.col("_x").struct.field("cross_road"), s=pl.col("s").str.strip_prefix(
+        pl.concat_str(pl.col("_x").struct.field("c"), pl.col("_x").struct.field("corner"), ignore_nulls=True)
+        .fill_null("")))
+    num = pl.col("s").str.extract_groups(r"^(?P<no>\d+(?:-\d+)?)?(?P<nosuf>号院|号楼|号|#)?(?P<rest>.*)$")
+    return _door(u.with_columns(_n=num).with_columns(pl.col("_n").struct.unnest()).drop("_n", "_x"))
+
+
+def _door(u: pl.DataFrame) -> pl.DataFrame:
+    """'17号' / '17号院' after a road is its door number; '5号楼' is a building, left in the tail."""
+    is_door = pl.col("road").is_not_null() & pl.col("nosuf").is_in(["号", "号院"])
+    return u.with_columns(
+        road_number=pl.when(is_door).then("no"),
+        s=pl.when(is_door).then("rest").otherwise(pl.concat_str("no", "nosuf", "rest", ignore_nulls=True)),
+    ).drop("no", "nosuf", "rest")
+
+
+@cache
+def _one_pass(district_name: str, city_name: str) -> str:
+    """The whole head (province … road) as one pattern: one scan instead of a dozen. Optional
+    groups are tried in order and `rest` takes whatever is left, so it reads the same as the
+    step-by-step path wherever `_redo` is false (a test holds the two together)."""
+    return ("^(?P<province>" + _alternation(PROVINCES)[2:-1] + ")?"
+            "(?P<city>" + _alternation([*HENAN_CITIES, city_name])[2:-1] + ")?"
+            "(?P<district>" + _alternation([*ZHENGZHOU_DISTRICTS, district_name])[2:-1] + ")?"
+            f"(?P<street>{_STREET})?(?P<bad_street>[路街道巷])?"
+            f"(?P<community>{_COMMUNITY})?(?P<bad_community>[路街道巷])?"
+            f"(?P<road>{_ROAD})?(?:{_JOIN}(?P<cross_road>{_ROAD}))?(?:{_CORNER})?"
+            r"(?P<no>\d+(?:-\d+)?)?(?P<nosuf>号院|号楼|号|#)?(?P<rest>.*)$")
+
+
+def _head_fast(u: pl.DataFrame, district_name: str, city_name: str) -> pl.DataFrame:
+    u = u.with_columns(_h=pl.col("s").str.extract_groups(_one_pass(district_name, city_name))).with_columns(
+        pl.col("_h").struct.unnest())
+    elsewhere = (pl.col("province").is_not_null() | pl.col("city").is_not_null()) & (
+        pl.col("city").is_null() | (pl.col("city") != city_name))
+    named_city = pl.all_horizontal(pl.col("province", "city", "district").is_null()) & pl.col("s").str.starts_with(
+        city_name.removesuffix("市"))
+    u = u.with_columns(_redo=(elsewhere | pl.col("bad_street").is_not_null() | pl.col("bad_community").is_not_null())
+                       .fill_null(False), _named_city=named_city)
+    return _door(u.drop("_h", "bad_street", "bad_community"))
 
 
 def _tail(u: pl.DataFrame) -> pl.DataFrame:
-    # Most names hold no digit or letter: a greedy name needs no backtracking (5x faster);
-    # the lazy pattern runs only on what that one cannot read ('绿地原盛国际2号院3号楼'),
-    # the dashed one only where there is a dash. Field by field: structs do not scatter.
+    # A tail is a complex name (hundreds of distinct ones) and numbers (thousands): split at
+    # the first digit or letter and parse each distinct number part once. What that cannot
+    # read ('绿地原盛国际2号院3号楼', 'A区…') takes the lazy pattern on the whole tail, and
+    # '3-1-1901' the dashed one. Field by field: structs do not scatter.
     s = u["s"]
-    parts = s.str.extract_groups(_TAIL_FAST).struct.unnest()
-    slow = parts["bname"].is_null() & s.is_not_null()
-    dashed = s.str.contains(_TAIL_DASHED).fill_null(False)
+    nums = s.str.replace(r"^[^0-9A-Za-z#-]*", "")
+    distinct = pl.DataFrame({"n": nums}).unique()
+    distinct = distinct.with_columns(pl.col("n").str.extract_groups(_TAIL_NUMBERS).alias("p")).unnest("p")
+    parts = pl.DataFrame({"n": nums}).join(distinct, on="n", how="left", maintain_order="left", nulls_equal=True)
+    parts = parts.select(bname=s.str.strip_suffix(nums), ok="ok", bno="bno", bsuf="bsuf", unit="unit", floor="floor",
+                         room="room")
+    slow = parts["ok"].is_null() & s.is_not_null()
+    dashed = nums.str.contains("-", literal=True).fill_null(False) & s.str.contains(_TAIL_DASHED).fill_null(False)
     for mask, pattern in ((slow, _TAIL), (dashed, _TAIL_DASHED)):
         if mask.any():
             at = mask.arg_true()
             redo = s.filter(mask).str.extract_groups(pattern).struct.unnest()
             parts = parts.with_columns(
                 parts[c].scatter(at, redo[c]) if c in redo.columns else parts[c].scatter(at, None)
-                for c in parts.columns)
-    u = u.with_columns(parts.rename(lambda c: f"_{c}"))
+                for c in parts.columns if c != "ok")
+    u = u.with_columns(parts.drop("ok").rename(lambda c: f"_{c}"))
     floor_written = pl.col("_floor").cast(pl.Int64, strict=False)
     digits = pl.col("_room").str.extract(r"^(\d+)$", 1)
     room = (pl.when(floor_written.is_not_null() & (digits.str.len_chars() <= 2))
@@ -208,7 +285,10 @@ def _tail(u: pl.DataFrame) -> pl.DataFrame:
     bname = pl.col("_bname").replace("", None)
     building = pl.when(bname.is_not_null() | pl.col("_bno").is_not_null()).then(
         pl.concat_str(bname, pl.col("_bno"), suffix, ignore_nulls=True))
-    return u.with_columns(building=building, unit=pl.col("_unit"), floor=floor, room=room, _bname_key=_name_key(bname))
+    names = u["_bname"].drop_nulls().unique()
+    keys = pl.select(_name_key(pl.lit(names))).to_series()
+    return u.with_columns(building=building, unit=pl.col("_unit"), floor=floor, room=room,
+                          _bname_key=bname.replace_strict(names, keys, default=None))
 
 
 def _name_key(e: pl.Expr) -> pl.Expr:
@@ -278,10 +358,12 @@ def match_buildings(parsed: pl.DataFrame, registry: pl.DataFrame,
     """
     reg = _registry_keys(registry)
     k = ["road", "road_number", "_bname", "_bno"]
-    # One string key per row; everything else happens on the distinct keys.
-    row_key = pl.concat_str(pl.col("road", "road_number", "building").fill_null("\x00"), separator="\x1f")
+    # One string key per row (none for rows the parser already flagged, which are never
+    # matched: an address outside the district must not land on one of its buildings).
+    row_key = pl.when(pl.col("address_issue").is_null()).then(
+        pl.concat_str(pl.col("road", "road_number", "building").fill_null("\x00"), separator="\x1f"))
     rows = parsed.select(_key=row_key, address_issue="address_issue")
-    combos = parsed.select("road", "road_number", "building", _key=row_key).unique("_key")
+    combos = parsed.select("road", "road_number", "building", _key=row_key).drop_nulls("_key").unique("_key")
     building = pl.col("building")
     if aliases:
         src = pl.Series(list(aliases), dtype=pl.String)
@@ -317,8 +399,7 @@ def match_buildings(parsed: pl.DataFrame, registry: pl.DataFrame,
         _miss=pl.when(pl.col("single").is_null()).then(pl.lit("address.no_building_match"))
         .when(~pl.col("single")).then(pl.lit("address.ambiguous")))
     out = rows.join(per_combo, on="_key", how="left", maintain_order="left")
-    return out.select("building_code", "grid_code", "match_method",
-                      address_issue=pl.coalesce("address_issue", "_miss"))
+    return out.with_columns(address_issue=pl.coalesce("address_issue", "_miss")).select(MATCH_COLUMNS)
 
 
 def _split(building: pl.Expr, prefix: str = "_") -> list[pl.Expr]:

@@ -4,6 +4,8 @@
         code ('010101'), level (1-3), name, parent_code, l1, l2, l3 (names on its path),
         aliases (list[str]); the default is hotline_categories.yaml beside this module.
     normalize_category(values, tree=None) -> DataFrame, same length and order, columns:
+        category                                canonical path '城乡建设/市政设施/路灯不亮' (only
+                                                the levels reached for 'category.incomplete')
         category_l1, category_l2, category_l3   canonical names
         category_code                           code of the deepest node reached
         category_issue                          see REASONS, or null
@@ -27,7 +29,7 @@ import yaml
 from warehouse.normalize.text import join_back, map_unique, nfkc, to_simplified, unique_frame
 
 TREE_FILE = Path(__file__).with_name("hotline_categories.yaml")
-COLUMNS = ["category_l1", "category_l2", "category_l3", "category_code", "category_issue"]
+COLUMNS = ["category", "category_l1", "category_l2", "category_l3", "category_code", "category_issue"]
 
 REASONS: dict[str, str] = {
     "category.empty": "诉求分类为空。",
@@ -72,6 +74,8 @@ def normalize_category(values: pl.Series, tree: pl.DataFrame | None = None) -> p
     u = unique_frame(values).with_columns(s=nfkc(pl.col("raw")).str.strip_chars())
     u = u.with_columns(s=to_simplified(u["s"]).str.replace_all(_SEPARATORS, "/").str.replace_all(r"\s+", ""))
     u = u.with_columns(map_unique(u["s"].fill_null(""), resolver.resolve, _RESULT).alias("r")).unnest("r")
+    u = u.with_columns(category=pl.concat_str("category_l1", "category_l2", "category_l3", separator="/",
+                                              ignore_nulls=True).replace("", None))
     return join_back(values, u, COLUMNS)
 
 

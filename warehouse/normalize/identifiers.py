@@ -27,6 +27,14 @@ always flagged. About 1 in 11 mangled values passes the check by chance. For wor
 (`from_spreadsheet=True`), where mangled values outnumber genuine IDs ending that way by far
 (a genuine ID is a float image about 1 time in 500), a float image is flagged even when its
 check character matches; for database sources the default trusts a matching check character.
+On the synthetic district: all 153 mangled values flagged with `from_spreadsheet=True` (137
+without), at the price of 34 of 20,000 clean IDs (0.17%) sent to quarantine.
+
+Order of checks (first hit wins): empty, scientific notation, characters, length, birth date
+(a real date, 1900-01-01 ≤ birth ≤ `as_of`), float image, check character.
+
+`nfkc_text` (NFKC + invisible characters removed, only on rows that need it) is shared by the
+other normalizer modules.
 """
 
 from __future__ import annotations
@@ -152,7 +160,7 @@ def normalize_id_number(values: pl.Series, *, as_of: date | None = None,
     body = _patch(t.str.slice(0, 17), is15, lambda w: w.str.slice(0, 6) + "19" + w.str.slice(6))
     col = pl.col("t")
     is18 = col.str.contains(r"^[0-9]{17}[0-9X]$")
-    sci = col.str.contains(r"^[0-9](?:\.[0-9]+)?E\+?[0-9]{1,2}$")
+    sci = col.str.contains(r"(?i)^[0-9](?:\.[0-9]+)?E\+?[0-9]{1,2}$")
     birth = pl.col("body").str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
     # A float image: the number Excel keeps (first 15 digits, then zeros), or the double
     # nearest it printed exactly (doubles are 64 apart near 4e17): '…063000' → '…062976'.
@@ -206,7 +214,7 @@ def normalize_id_number(values: pl.Series, *, as_of: date | None = None,
 def _known_prefix(lost: pl.Series) -> pl.Series:
     """Digits that survived Excel: the mantissa of '4.10105194912312E+17', or the first 15
     digits of the number Excel kept (rounded back to it: its double may sit just below)."""
-    mantissa = lost.str.extract(r"^([0-9](?:\.[0-9]+)?)E\+?17$").str.replace(".", "", literal=True)
+    mantissa = lost.str.extract(r"(?i)^([0-9](?:\.[0-9]+)?)E\+?17$").str.replace(".", "", literal=True)
     v = lost.cast(pl.Int64, strict=False)
     kept = ((v + 500) // 1000 * 1000).cast(pl.String).str.slice(0, 15)
     return pl.select(pl.coalesce(mantissa, kept)).to_series()

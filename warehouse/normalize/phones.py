@@ -15,6 +15,9 @@ without the trunk 0), separators (space, -, ., parentheses, brackets), full-widt
 Area codes are 3 digits ('010', '02x') or 4 digits (every other '0xxx'), per the national
 numbering plan; local numbers are 7-8 digits starting 2-9. A typo that keeps the shape of a
 number cannot be detected here.
+
+Speed: bare mobiles and canonical landlines are settled by one pattern check each; only the
+other rows pay for the full parse (~15 regex passes).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ _MOBILE = r"^1[3-9][0-9]{9}$"
 # Area codes: 010 and 02x are 3 digits, all others 4; local numbers 7-8 digits, not 0/1-led.
 _LANDLINE = r"^(0(?:10|2[0-9])|0[3-9][0-9]{2})([2-9][0-9]{6,7})$"
 _LOCAL = r"^[2-9][0-9]{6,7}$"
+_CANONICAL_LANDLINE = r"^(?:0(?:10|2[0-9])|0[3-9][0-9]{2})-[2-9][0-9]{6,7}$"
 
 
 def _text(values: pl.Series) -> pl.Series:
@@ -59,10 +63,14 @@ def normalize_phone(values: pl.Series, *, default_area_code: str | None = None) 
     if default_area_code is not None and not re.fullmatch(r"0[0-9]{2,3}", default_area_code):
         raise ValueError(f"default_area_code must be '0' + 2-3 digits, got {default_area_code!r}")
     t = _text(values)
-    # Most values are bare mobiles: settled with one check; the rest take the full parse.
-    bare = t.str.contains(_MOBILE).fill_null(False)
+    # Most values are a bare mobile or an already canonical landline: settled with one check
+    # each; the rest take the full parse.
+    mobile = t.str.contains(_MOBILE).fill_null(False)
+    landline = ~mobile & t.str.contains(_CANONICAL_LANDLINE).fill_null(False)
+    bare = mobile | landline
     out = pl.DataFrame({"t": t}).select(
-        phone=pl.when(bare).then(pl.col("t")), phone_kind=pl.when(bare).then(pl.lit("mobile")),
+        phone=pl.when(bare).then(pl.col("t")),
+        phone_kind=pl.when(mobile).then(pl.lit("mobile")).when(landline).then(pl.lit("landline")),
         phone_ext=pl.lit(None, pl.String), phone_note=pl.lit(None, pl.String), phone_issue=pl.lit(None, pl.String))
     rows = (~bare).arg_true()
     if len(rows):
@@ -72,13 +80,18 @@ def normalize_phone(values: pl.Series, *, default_area_code: str | None = None) 
 
 
 def _parse(raw_text: pl.Series, default_area_code: str | None) -> pl.DataFrame:
+    # Extensions are rare: find them with two checks, cut them out of those rows only.
+    ext = pl.repeat(None, len(raw_text), dtype=pl.String, eager=True)
+    main = raw_text
+    word = raw_text.str.contains(_EXT_WORD).fill_null(False)
+    dash = ~word & raw_text.str.contains(_EXT_DASH).fill_null(False)
+    if word.any():
+        rows, text = word.arg_true(), raw_text.filter(word)
+        ext, main = ext.scatter(rows, text.str.extract(_EXT_WORD, 1)), main.scatter(rows, text.str.replace(_EXT_WORD, ""))
+    if dash.any():
+        rows, text = dash.arg_true(), raw_text.filter(dash)
+        ext, main = ext.scatter(rows, text.str.extract(_EXT_DASH, 2)), main.scatter(rows, text.str.extract(_EXT_DASH, 1))
     raw = pl.col("raw")
-    ext_word = raw.str.extract(_EXT_WORD, 1)
-    ext_dash = raw.str.extract(_EXT_DASH, 2)
-    ext = pl.coalesce(ext_word, ext_dash)
-    main = (pl.when(ext_word.is_not_null()).then(raw.str.replace(_EXT_WORD, ""))
-            .when(ext_dash.is_not_null()).then(raw.str.extract(_EXT_DASH, 1))
-            .otherwise(raw))
     digits = pl.col("main").str.replace_all(r"[\s\-.()\[\]]", "")
     d = pl.col("digits")
     intl = d.str.contains(r"^(?:\+|00)86")
@@ -107,11 +120,13 @@ def _parse(raw_text: pl.Series, default_area_code: str | None) -> pl.DataFrame:
     ok = pl.col("phone_issue").is_null()
     kind = pl.when(mobile).then(pl.lit("mobile")).otherwise(pl.lit("landline"))
     canonical = (pl.when(mobile).then(n)
-                 .when(landline).then(n.str.extract(_LANDLINE, 1) + "-" + n.str.extract(_LANDLINE, 2))
+                 # the area code is 3 digits after '01'/'02', else 4 (what _LANDLINE matched)
+                 .when(landline).then(pl.when(n.str.slice(1, 1).is_in(["1", "2"]))
+                                      .then(n.str.slice(0, 3) + "-" + n.str.slice(3))
+                                      .otherwise(n.str.slice(0, 4) + "-" + n.str.slice(4)))
                  .otherwise(pl.lit(default_area_code or "") + "-" + n))
     return (
-        pl.LazyFrame({"raw": raw_text})
-        .with_columns(ext=ext, main=main)
+        pl.LazyFrame({"raw": raw_text, "ext": ext, "main": main})
         .with_columns(digits=digits)
         .with_columns(national=national)
         .with_columns(phone_issue=issue)
