@@ -145,6 +145,15 @@ def land_everything(console: Console) -> list[Outcome]:
         console.print(f"{'[red]✗[/]' if bad else '[green]✓[/]'} {dept.label:<8} {raw_rows:>9,} rows  {elapsed:5.1f}s")
         for o in bad:
             console.print(f"   [red]{o.dataset}: {o.message or 'a blocking check failed'}[/]")
+    with console.status("scoring data quality…"):
+        scored = job.execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey(["quality", "scorecard"])],
+            raise_on_error=False,
+            tags={"citybase/trigger": "demo"},
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        )
+    console.print(f"{'[green]✓[/]' if scored.success else '[red]✗[/]'} 质量评分卡 quality scorecard")
     return outcomes
 
 

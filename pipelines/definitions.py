@@ -12,11 +12,13 @@ from pipelines import (
     registry,
     traceability,
 )
+from pipelines.quality import scorecard_defs
 from pipelines.resources import CitybaseHome
 
 DEPARTMENTS = [registry, medical_insurance, pension, civil_affairs, hotline, building_tax, traceability, heritage]
 
 defs = dg.Definitions.merge(
     *(d.defs for d in DEPARTMENTS),
+    scorecard_defs(DEPARTMENTS),
     dg.Definitions(resources={"citybase": CitybaseHome()}),
 )

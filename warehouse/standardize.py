@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from warehouse.normalize import addresses, amounts, datetimes, enterprises, identifiers, names, phones
+from warehouse.normalize import addresses, amounts, categories, datetimes, enterprises, identifiers, names, phones
 from warehouse.raw import Batch, RawStore
 
 LINEAGE = ("_batch_id", "_row_number", "_source_file", "_source_table")
@@ -79,6 +79,7 @@ KINDS: dict[str, Kind] = {
     "amount": Kind(amounts.normalize_amount, "amount", "amount_issue", "amount.empty"),
     "address": Kind(addresses.parse_address, "address", "address_issue", "address.empty"),
     "enterprise_name": Kind(enterprises.normalize_enterprise_name, "enterprise_name", "enterprise_issue", "enterprise.empty"),
+    "category": Kind(categories.normalize_category, "category", "category_issue", "category.empty"),
 }
 
 REASONS: dict[str, str] = {
@@ -89,6 +90,7 @@ REASONS: dict[str, str] = {
     **amounts.REASONS,
     **addresses.REASONS,
     **enterprises.REASONS,
+    **categories.REASONS,
     "text.empty": "必填项为空",
     "code.empty": "代码为空",
     "code.unknown": "取值不在规定的代码表内",

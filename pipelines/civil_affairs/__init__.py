@@ -1,6 +1,9 @@
 """民政 civil affairs: monthly rosters delivered as workbooks (.xlsx) and GBK CSV exports."""
 
-from pipelines.factories import Department, inbox_source
+import dagster as dg
+
+from pipelines.civil_affairs.tables import TABLES
+from pipelines.factories import Department, standardized_tables, inbox_source
 from warehouse.landing import FileDatasetSpec
 
 DEPARTMENT = Department("civil_affairs", "民政", "team:civil-affairs", "民政业务系统导出（xlsx / GBK csv）")
@@ -10,4 +13,8 @@ DATASETS = [
     FileDatasetSpec("disabled", ("残疾人名册_*.csv",), "残疾人名册（月报）"),
     FileDatasetSpec("elderly_allowance", ("高龄津贴发放表_*.csv",), "高龄津贴发放表（月报）"),
 ]
-defs = inbox_source(DEPARTMENT, DATASETS)
+
+defs = dg.Definitions.merge(
+    inbox_source(DEPARTMENT, DATASETS),
+    standardized_tables(DEPARTMENT, TABLES),
+)

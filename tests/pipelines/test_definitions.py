@@ -12,10 +12,10 @@ def test_code_location_loads():
 def test_every_source_is_an_asset_grouped_by_department_with_owner_and_description():
     specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
     expected = {
-        dg.AssetKey(["raw", m.DEPARTMENT.key, d.dataset]) for m in DEPARTMENTS for d in m.DATASETS
+        dg.AssetKey([layer, m.DEPARTMENT.key, d.dataset]) for m in DEPARTMENTS for d in m.DATASETS for layer in ("raw", "std")
     }
-    assert expected == set(specs)
-    assert len(DEPARTMENTS) == 8 and len(expected) == 16
+    assert expected | {dg.AssetKey(["quality", "scorecard"])} == set(specs)
+    assert len(DEPARTMENTS) == 8 and len(expected) == 32
     for module in DEPARTMENTS:
         dept = module.DEPARTMENT
         for d in module.DATASETS:
@@ -31,3 +31,9 @@ def test_file_inboxes_have_sensors_and_databases_and_api_have_schedules():
     schedules = {s.name for s in defs.schedules}
     assert {"registry_inbox", "civil_affairs_inbox", "building_tax_inbox", "traceability_inbox", "heritage_inbox"} == sensors
     assert {"medical_insurance_nightly", "pension_nightly", "hotline_poll"} == schedules
+
+
+def test_every_standardized_table_has_a_blocking_reconciliation_check():
+    checks = {key.asset_key: key.name for c in defs.asset_checks for key in c.check_keys}
+    stds = [k for k in (s.key for s in defs.resolve_all_asset_specs()) if k.path[0] == "std"]
+    assert len(stds) == 16 and all(checks.get(k) == "reconciled" for k in stds)
