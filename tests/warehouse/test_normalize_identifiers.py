@@ -259,3 +259,11 @@ def test_any_text_gives_one_row_per_value_and_known_codes(values):
                         (normalize_uscc(pl.Series(values, dtype=pl.String)), "uscc_issue")):
         assert len(out) == len(values)
         assert set(out[column].drop_nulls()) <= set(REASONS)
+
+
+def test_the_callers_series_is_left_untouched():
+    values = pl.Series(["11010519491231002x", "１１０１０５１９４９１２３１００２X"])
+    before = values.to_list()
+    normalize_id_number(values)
+    normalize_uscc(values)
+    assert values.to_list() == before

@@ -97,7 +97,8 @@ def nfkc_text(values: pl.Series, fix: Callable[[pl.Series], pl.Series] | None = 
     `fix` is applied to those same rows after NFKC (e.g. mapping dashes NFKC keeps).
     Shared by the normalizer modules.
     """
-    s = values if values.dtype == pl.String else values.cast(pl.String)
+    # A copy: `scatter` writes in place, and the caller's Series must stay as it was.
+    s = values.clone() if values.dtype == pl.String else values.cast(pl.String)
     rows = (s.str.len_bytes() != s.str.len_chars()).fill_null(False).arg_true()  # non-ASCII
     if len(rows):
         rows = rows.filter(~s.gather(rows).str.contains(_NFKC_STABLE))
