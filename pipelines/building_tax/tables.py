@@ -9,10 +9,9 @@ Rows are keyed by file and line: (统一社会信用代码, 所属期) is the bu
 code has no canonical value and a double entry repeats it — both are for later stages.
 """
 
+from pipelines.fields import AMOUNT_ISSUES, PERIOD_ISSUES
 from warehouse.standardize import Field, TableSpec
 
-PERIOD_ISSUES = ("period.unparseable", "period.bad_month", "period.out_of_range")
-AMOUNT_ISSUES = ("amount.unparseable", "amount.too_many_decimals", "amount.out_of_range")
 IN_WAN = {"unit": "万元", "to": "元"}
 
 

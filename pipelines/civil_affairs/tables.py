@@ -11,29 +11,29 @@ line as the raw layer keeps them; 残疾人 rows by the certificate number. The 
 低保/特困/残疾人 rows is only in the file name ('低保名册_202608.xlsx').
 """
 
+from pipelines.fields import (
+    ADDRESS_PARTS,
+    AMOUNT_ISSUES,
+    ID_PARTS,
+    LOCAL_AREA_CODE,
+    NAME_KEYS,
+    PERIOD_ISSUES,
+    PHONE_PARTS,
+    SEXES,
+)
 from warehouse.standardize import Field, TableSpec
 
-NAME_KEYS = {"name_pinyin": "name_pinyin", "name_fuzzy": "name_fuzzy", "name_chars": "name_chars"}
-ID_PARTS = {"birth_date": "id_birth_date", "sex": "id_sex"}
 # Workbooks: an ID Excel stored as a number keeps only its first 15 digits — still a
 # blocking key for matching, never an ID.
 WORKBOOK_ID = {"keep": {**ID_PARTS, "id_known_prefix": "id_known_prefix"}, "options": {"from_spreadsheet": True}}
-PHONE_PARTS = {"phone_kind": "phone_kind", "phone_note": "phone_note"}
-ADDRESS_PARTS = {"road": "road", "road_number": "road_number", "building": "building", "unit": "unit",
-                 "floor": "floor", "room": "room", "address_key": "address_key"}
-LOCAL_AREA_CODE = {"default_area_code": "0371"}
 ROW_KEY = ("_source_file", "_row_number")
 
-SEXES = ("男", "女", "未知")
 DIBAO_TYPES = ("城市低保", "农村低保")
 SUPPORT_MODES = ("集中供养", "分散供养")
 CARE_LEVELS = ("全自理", "半护理", "全护理")
 # GB/T 26341-2010 残疾人残疾分类和分级: seven kinds, four grades.
 DISABILITY_KINDS = ("视力", "听力", "言语", "肢体", "智力", "精神", "多重")
 DISABILITY_GRADES = ("一级", "二级", "三级", "四级")
-
-PERIOD_ISSUES = ("period.unparseable", "period.bad_month", "period.out_of_range")
-AMOUNT_ISSUES = ("amount.unparseable", "amount.too_many_decimals", "amount.out_of_range")
 
 
 def grouped(group: str, leaf: str) -> tuple[str, str]:

@@ -5,23 +5,21 @@ ID numbers, phones, addresses, employer names. Those are flagged, never a reason
 person. A payment is only worth keeping with its period and an amount.
 """
 
+from pipelines.fields import (
+    ADDRESS_PARTS,
+    AMOUNT_ISSUES,
+    ID_PARTS,
+    LOCAL_AREA_CODE,
+    NAME_KEYS,
+    PERIOD_ISSUES,
+    PHONE_PARTS,
+    SEXES,
+)
 from warehouse.standardize import Field, TableSpec
-
-NAME_KEYS = {"name_pinyin": "name_pinyin", "name_fuzzy": "name_fuzzy", "name_chars": "name_chars"}
-# The ID's own birth date and sex, beside the ones the record states: they disagree when
-# either was mistyped, and entity resolution needs both.
-ID_PARTS = {"birth_date": "id_birth_date", "sex": "id_sex"}
-PHONE_PARTS = {"phone_kind": "phone_kind", "phone_note": "phone_note"}
-ADDRESS_PARTS = {"road": "road", "road_number": "road_number", "building": "building", "unit": "unit",
-                 "floor": "floor", "room": "room", "address_key": "address_key"}
-LOCAL_AREA_CODE = {"default_area_code": "0371"}  # 郑州: a bare 8-digit landline is local
 
 INSURANCE_TYPES = ("职工医保", "城乡居民医保")  # the two schemes of basic medical insurance
 INSURED_STATUS = ("参保缴费", "暂停缴费", "终止参保")
-SEXES = ("男", "女", "未知")  # GB/T 2261.1 names; the system writes 男/女
 
-PERIOD_ISSUES = ("period.unparseable", "period.bad_month", "period.out_of_range")
-AMOUNT_ISSUES = ("amount.unparseable", "amount.too_many_decimals", "amount.out_of_range")
 
 TABLES = [
     TableSpec(

@@ -8,21 +8,21 @@ XB '1' 男 / '2' 女 (GB/T 2261.1), DYLB '11' 企业职工 / '12' 机关事业 /
 FFZT '1' 正常发放 / '2' 暂停发放 / '3' 终止发放.
 """
 
+from pipelines.fields import (
+    ADDRESS_PARTS,
+    AMOUNT_ISSUES,
+    ID_PARTS,
+    LOCAL_AREA_CODE,
+    NAME_KEYS,
+    PERIOD_ISSUES,
+    PHONE_PARTS,
+)
 from warehouse.standardize import Field, TableSpec
-
-NAME_KEYS = {"name_pinyin": "name_pinyin", "name_fuzzy": "name_fuzzy", "name_chars": "name_chars"}
-ID_PARTS = {"birth_date": "id_birth_date", "sex": "id_sex"}
-PHONE_PARTS = {"phone_kind": "phone_kind", "phone_note": "phone_note"}
-ADDRESS_PARTS = {"road": "road", "road_number": "road_number", "building": "building", "unit": "unit",
-                 "floor": "floor", "room": "room", "address_key": "address_key"}
-LOCAL_AREA_CODE = {"default_area_code": "0371"}
 
 SEX_CODES = ("0", "1", "2", "9")  # GB/T 2261.1: 未知 / 男 / 女 / 未说明; the system writes 1 and 2
 PENSION_TYPES = ("11", "12", "21")  # 企业职工 / 机关事业 / 城乡居民 基本养老保险
 PAYOUT_STATUS = ("1", "2", "3")  # 正常发放 / 暂停发放 / 终止发放
 
-PERIOD_ISSUES = ("period.unparseable", "period.bad_month", "period.out_of_range")
-AMOUNT_ISSUES = ("amount.unparseable", "amount.too_many_decimals", "amount.out_of_range")
 IN_FEN = {"unit": "分", "to": "元"}
 
 TABLES = [
