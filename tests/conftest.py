@@ -51,3 +51,13 @@ def pg_url():
 def mariadb_url():
     """URL of a fresh, empty MariaDB database (dropped after the test)."""
     yield from _scratch_database(MARIADB_ADMIN_URL, "mariadb")
+
+
+@pytest.fixture(scope="session")
+def small_district(tmp_path_factory):
+    """A 2,000-person synthetic district (seed 7), generated once per test process; read-only."""
+    import district
+
+    out = tmp_path_factory.mktemp("small_district")
+    district.generate(out, persons=2000, seed=7)
+    return out

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from district import generate, vocab
+from district import vocab
 from warehouse.normalize.addresses import COLUMNS, REASONS, match_buildings, parse_address, parse_building
 
 EXAMPLE = "河南省郑州市郑东新区如意湖街道康宁街社区商务外环路17号绿地原盛国际3号楼1单元1901室"
@@ -21,10 +21,8 @@ def parse(*values: str | None) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def district(tmp_path_factory):
-    out = tmp_path_factory.mktemp("district")
-    generate(out, persons=2_000, seed=7)
-    return out
+def district(small_district):
+    return small_district
 
 
 @pytest.fixture(scope="module")

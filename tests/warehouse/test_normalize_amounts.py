@@ -14,15 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import district
 from warehouse.normalize.amounts import REASONS, UNITS, normalize_amount
 
 
 @pytest.fixture(scope="session")
-def home(tmp_path_factory) -> Path:
-    out: Path = tmp_path_factory.mktemp("district")
-    district.generate(out, persons=2000, seed=7)
-    return out
+def home(small_district: Path) -> Path:
+    return small_district
 
 
 def amounts(*values: str | None, **opts) -> pl.DataFrame:

@@ -11,15 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import district
 from warehouse.normalize.datetimes import REASONS, normalize_date, normalize_datetime, normalize_period
 
 
 @pytest.fixture(scope="session")
-def errors(tmp_path_factory) -> pl.DataFrame:
-    out: Path = tmp_path_factory.mktemp("district")
-    district.generate(out, persons=2000, seed=7)
-    return pl.read_parquet(out / "truth" / "errors.parquet")
+def errors(small_district: Path) -> pl.DataFrame:
+    return pl.read_parquet(small_district / "truth" / "errors.parquet")
 
 
 def dates(*values: str | None, **opts) -> pl.DataFrame:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from district import generate, vocab
+from district import vocab
 from warehouse.normalize.enterprises import COLUMNS, REASONS, normalize_enterprise_name
 
 
@@ -17,10 +17,8 @@ def norm(*values: str | None) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def district(tmp_path_factory):
-    out = tmp_path_factory.mktemp("district")
-    generate(out, persons=2_000, seed=7)
-    return out
+def district(small_district):
+    return small_district
 
 
 def test_columns_length_and_order():

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import district
 from district.ids import USCC_ALPHABET, id_check_char, org_check_char, uscc_check_char
 from warehouse.normalize.identifiers import (
     REASONS,
@@ -26,9 +25,8 @@ FULLWIDTH = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ"
 
 
 @pytest.fixture(scope="session")
-def truth(tmp_path_factory) -> dict[str, pl.DataFrame]:
-    out: Path = tmp_path_factory.mktemp("district")
-    district.generate(out, persons=2000, seed=7)
+def truth(small_district: Path) -> dict[str, pl.DataFrame]:
+    out = small_district
     return {name: pl.read_parquet(out / "truth" / f"{name}.parquet") for name in ("persons", "enterprises", "errors")}
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from district import generate, vocab
+from district import vocab
 from warehouse.normalize.names import COLUMNS, REASONS, normalize_person_name
 from warehouse.normalize.text import map_unique, nfkc, to_simplified
 
@@ -22,10 +22,8 @@ def one(value: str | None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def name_errors(tmp_path_factory) -> pl.DataFrame:
-    out = tmp_path_factory.mktemp("district")
-    generate(out, persons=2_000, seed=7)
-    return pl.read_parquet(out / "truth" / "errors.parquet").filter(pl.col("field_kind") == "name")
+def name_errors(small_district) -> pl.DataFrame:
+    return pl.read_parquet(small_district / "truth" / "errors.parquet").filter(pl.col("field_kind") == "name")
 
 
 # --- shared helpers -----------------------------------------------------------------------

@@ -10,16 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import district
 from warehouse.normalize.phones import REASONS, normalize_phone
 
 FULLWIDTH = str.maketrans("0123456789-()+ ", "０１２３４５６７８９－（）＋\u3000")
 
 
 @pytest.fixture(scope="session")
-def truth(tmp_path_factory) -> dict[str, pl.DataFrame]:
-    out: Path = tmp_path_factory.mktemp("district")
-    district.generate(out, persons=2000, seed=7)
+def truth(small_district: Path) -> dict[str, pl.DataFrame]:
+    out = small_district
     return {name: pl.read_parquet(out / "truth" / f"{name}.parquet") for name in ("persons", "errors")}
 
 
