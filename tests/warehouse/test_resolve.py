@@ -1,0 +1,164 @@
+"""Entity resolution: config strictness, the deterministic guarantee, stable ids, any table."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date, datetime, timezone
+
+import polars as pl
+import pytest
+
+from warehouse.resolve import ConfigError, builtin, config, resolve, resolve_entity
+from warehouse.resolve.ids import assign_ids
+
+WESTERN = textwrap.dedent("""\
+    entity: customer
+    id_prefix: C
+    inputs:
+      - table: people
+        columns: {given_name: first, surname: last, dob: dob, postcode: postcode, national_id: nid,
+                  address: address, city: "lower(city)"}
+    deterministic: [national_id]
+    probabilistic:
+      comparisons:
+        - {column: given_name, kind: name}
+        - {column: surname, kind: name}
+        - {column: dob, kind: date_of_birth}
+        - {column: postcode, kind: postcode}
+        - {column: address, kind: jaro_winkler, thresholds: [0.9, 0.7]}
+      blocking: [[surname, dob], [postcode, given_name]]
+      training: [[surname, dob], [postcode]]
+      threshold: 0.9
+    survivorship:
+      given_name: [most_frequent, source_priority]
+      national_id: [most_frequent]
+    """)
+
+
+def western_people(n_people: int = 400) -> pl.DataFrame:
+    """People with a clean record and a dirty copy (typo, missing id): a dedupe task."""
+    firsts = ["james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "william", "elizabeth"]
+    lasts = ["smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis", "wilson", "moore",
+             "taylor", "anderson", "thomas", "jackson", "white", "harris", "martin", "thompson", "lee", "clark"]
+    rows = []
+    for i in range(n_people):
+        first, last = firsts[i % 10], lasts[(i * 7) % 20]
+        dob = date(1950 + i % 50, 1 + i % 12, 1 + i % 28)
+        pc = f"SW{i % 90 + 1} {i % 9}AB"
+        street = f"{i + 1} {['high', 'station', 'church', 'park'][i % 4]} road"
+        rows.append({"first": first, "last": last, "dob": dob, "postcode": pc, "nid": f"NI{i:06d}",
+                     "address": street, "city": "London", "truth": i})
+        typo = first[:-1] + ("x" if first[-1] != "x" else "y")
+        rows.append({"first": typo, "last": last, "dob": dob, "postcode": pc, "nid": None,
+                     "address": street, "city": "LONDON", "truth": i})
+    return pl.DataFrame(rows)
+
+
+def test_a_western_person_dataset_needs_only_a_config(tmp_path):
+    path = tmp_path / "customer.yaml"
+    path.write_text(WESTERN, "utf-8")
+    cfg = config.load(path)
+    people = western_people()
+    result = resolve(cfg, {"people": people})
+    ids = result.xref.join(people.with_row_index("row").select(
+        (pl.lit("people/") + pl.col("row").cast(pl.String)).alias("record_id"), "truth"), on="record_id")
+    per_truth = ids.group_by("truth").agg(pl.col("customer_id").n_unique().alias("n"))
+    per_id = ids.group_by("customer_id").agg(pl.col("truth").n_unique().alias("n"))
+    assert per_id["n"].max() == 1, "two different people were merged"
+    assert (per_truth["n"] == 1).mean() >= 0.95, "dirty copies were not found"
+    assert set(result.golden.columns) >= {"customer_id", "given_name", "given_name_source", "national_id"}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"bogus": 1}, "unknown key"),
+    ({"probabilistic": {"comparisons": [{"column": "surname", "kind": "soundex"}], "blocking": [["surname"]]}}, "unknown kind"),
+    ({"deterministic": ["passport"]}, "not provided by any input"),
+    ({"survivorship": {"surname": ["loudest"]}}, "unknown rule"),
+    ({"inputs": []}, "inputs must be a non-empty list"),
+])
+def test_config_mistakes_are_refused_naming_the_place(change, message):
+    import yaml
+
+    doc = {**yaml.safe_load(WESTERN), **change}
+    with pytest.raises(ConfigError, match=message):
+        config.parse(doc, "customer.yaml")
+
+
+def test_builtin_configs_load():
+    for entity in ("person", "enterprise", "building", "heritage_site"):
+        assert builtin(entity).entity == entity
+
+
+def test_a_record_without_id_never_joins_two_ids():
+    """张伟 without an ID matches two different 张伟 with valid IDs equally well: it may join
+    one of them, never both, so the two IDs stay two people."""
+    cfg = config.parse({
+        "entity": "person", "id_prefix": "P",
+        "inputs": [{"table": "t", "columns": {"id_number": "id", "name": "name", "phone": "phone", "dob": "dob"}}],
+        "deterministic": ["id_number"],
+        "probabilistic": {
+            "comparisons": [{"column": "name", "kind": "exact"}, {"column": "phone", "kind": "exact"}, {"column": "dob", "kind": "exact"}],
+            "blocking": [["name"]], "threshold": 0.5, "prior": 0.1},
+    })
+    base = [{"id": f"4101051990010{i:04d}", "name": f"某{i}", "phone": f"1380000{i:04d}", "dob": "1990-01-01"} for i in range(200)]
+    twins = [{"id": "410105199001010011", "name": "张伟", "phone": "13800138000", "dob": "1990-01-01"},
+             {"id": "410105199001010022", "name": "张伟", "phone": "13800138000", "dob": "1990-01-01"},
+             {"id": None, "name": "张伟", "phone": "13800138000", "dob": "1990-01-01"},
+             {"id": None, "name": "张伟", "phone": "13800138000", "dob": "1990-01-01"}]
+    result = resolve(cfg, {"t": pl.DataFrame(base + twins)})
+    gathered = result.records.select("record_id", "id_number").join(result.xref, on="record_id")
+    ids_per_entity = gathered.group_by("person_id").agg(pl.col("id_number").drop_nulls().n_unique().alias("n"))
+    assert ids_per_entity["n"].max() <= 1
+
+
+def test_ids_are_stable_and_follow_the_merge_and_split_rule():
+    clusters = pl.DataFrame({"record_id": ["a", "b", "c", "d", "e"], "cluster": [1, 1, 1, 2, 3]})
+    xref, changes, issued = assign_ids(clusters, None, prefix="P", width=3)
+    assert dict(xref.iter_rows()) == {"a": "P001", "b": "P001", "c": "P001", "d": "P002", "e": "P003"}
+    assert issued == 3 and set(changes["change"]) == {"new"}
+
+    again, changes, _ = assign_ids(clusters, xref, prefix="P", width=3, issued=issued)
+    assert again.equals(xref) and changes.height == 0
+
+    # New evidence merges P001 (3 records) and P002 (1), and a new record f joins P003.
+    merged = pl.DataFrame({"record_id": ["a", "b", "c", "d", "e", "f"], "cluster": [7, 7, 7, 7, 8, 8]})
+    xref2, changes, issued2 = assign_ids(merged, xref, prefix="P", width=3, issued=issued)
+    assert dict(xref2.iter_rows())["d"] == "P001", "the larger older cluster keeps its id"
+    assert dict(xref2.iter_rows())["f"] == "P003"
+    assert changes.filter(pl.col("change") == "merged_into").rows() == [("P002", "merged_into", "P001", 1)]
+    assert issued2 == 3  # nothing new issued
+
+    # P001 splits: a, b stay together (the larger part keeps P001), c and d leave.
+    split = pl.DataFrame({"record_id": ["a", "b", "c", "d", "e", "f"], "cluster": [1, 1, 2, 2, 3, 3]})
+    xref3, changes, issued3 = assign_ids(split, xref2, prefix="P", width=3, issued=issued2)
+    ids = dict(xref3.iter_rows())
+    assert ids["a"] == ids["b"] == "P001" and ids["c"] == ids["d"] == "P004" and issued3 == 4
+    assert ("P004", "split_from", "P001", 2) in changes.rows()
+
+
+def test_resolve_entity_keeps_ids_and_history_across_runs(tmp_path):
+    cfg = config.load(_write(tmp_path, WESTERN))
+    people = western_people(200)
+    first = resolve_entity(cfg, {"people": people}, tmp_path / "state", now=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    second = resolve_entity(cfg, {"people": people}, tmp_path / "state", now=datetime(2026, 11, 2, tzinfo=timezone.utc))
+    assert first.xref.select("record_id", "customer_id").sort("record_id").equals(
+        second.xref.select("record_id", "customer_id").sort("record_id"))
+    assert second.changes.height == 0
+
+    # 1% new records (new people): no existing id changes.
+    extra = western_people(204).tail(8).with_columns(pl.col("nid").str.replace("NI", "NX"),
+                                                      pl.col("last").str.replace("^", "new"))
+    third = resolve_entity(cfg, {"people": pl.concat([people, extra])}, tmp_path / "state",
+                           now=datetime(2026, 11, 3, tzinfo=timezone.utc))
+    before = dict(first.xref.select("record_id", "customer_id").iter_rows())
+    after = dict(third.xref.select("record_id", "customer_id").iter_rows())
+    assert all(after[r] == e for r, e in before.items())
+    assert set(third.changes["change"]) == {"new"}
+    history = pl.read_parquet(tmp_path / "state" / "history.parquet")
+    assert history.filter(pl.col("valid_to").is_null()).height == third.golden.height
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text, "utf-8")
+    return path

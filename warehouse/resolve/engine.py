@@ -1,0 +1,284 @@
+"""The resolution engine: records in, clusters out. Deterministic first, Splink for the rest.
+
+    records = gather(config, frames)        one row per source record, unified columns
+    clusters = cluster(records, config)     record_id -> cluster, with how it got there
+
+The rule that keeps clusters honest: records sharing a value of a deterministic column (a
+valid 18-digit ID number, a valid USCC) are one entity without scoring. A record without such
+a value joins its single best Splink match above the threshold (its "best link"), and only
+those records carry probabilistic links. Every record therefore has at most one outgoing
+probabilistic edge and records with deterministic evidence have none, so no chain of
+links can join two different ID numbers into one cluster. Splink only scores pairs in which
+at least one side lacks deterministic evidence: pairs of two ID-bearing records are already
+decided, which is most of the work vanilla Splink would do.
+
+Splink learns u by random sampling and m by EM on its own blocked pairs; nothing is trained on
+the district's ground truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from warehouse.resolve.config import Comparison, EntityConfig
+
+LINEAGE_ID = ("_batch_id", "_row_number")
+
+
+@dataclass
+class ClusterStats:
+    records: int = 0
+    clusters: int = 0
+    deterministic_records: int = 0
+    probabilistic_links: int = 0
+    scored_pairs: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def metadata(self) -> dict:
+        return {"records": self.records, "clusters": self.clusters,
+                "records_with_deterministic_key": self.deterministic_records,
+                "probabilistic_links": self.probabilistic_links, "scored_pairs": self.scored_pairs,
+                **{f"seconds_{k}": round(v, 2) for k, v in self.seconds.items()}}
+
+
+def gather(config: EntityConfig, frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """One frame of every input's records: record_id, source, role, source_rank + unified columns.
+
+    record_id is `<table>/<raw batch>/<row>` for standardized tables (stable across runs: raw
+    batches are immutable) and `<table>/<row index>` for other inputs, plus `#<role>` when
+    the input is about another entity of the row than its subject (`…#caller`, `…#to`). A column mapping is a
+    column of the table or a DuckDB SQL expression over its columns.
+    """
+    parts = []
+    con = duckdb.connect()
+    try:
+        for rank, spec in enumerate(config.inputs):
+            if spec.table not in frames:
+                raise KeyError(f"entity {config.entity}: input table {spec.table!r} was not given")
+            frame = frames[spec.table]
+            if all(c in frame.columns for c in LINEAGE_ID):
+                rid = f"'{spec.table}/' || \"_batch_id\" || '/' || cast(\"_row_number\" as varchar)"
+            else:
+                rid = f"'{spec.table}/' || cast(\"__row\" as varchar)"
+                frame = frame.with_row_index("__row")
+            if spec.role != "subject":  # one row can name several entities (sender, receiver)
+                rid = f"{rid} || '#{spec.role}'"
+            select = [f"{rid} as record_id"]
+            for name, source in spec.columns.items():
+                expr = f'"{source}"' if source in frame.columns else f"({source})"
+                select.append(f'{expr} as "{name}"')
+            con.register("t", frame.to_arrow())
+            sql = f"select {', '.join(select)} from t" + (f" where {spec.where}" if spec.where else "")
+            try:
+                part = con.sql(sql).pl()
+            except duckdb.Error as exc:
+                raise ValueError(
+                    f"entity {config.entity}, input {spec.table}: a column mapping or the where condition does not "
+                    f"work on this table: {str(exc).splitlines()[0]}"
+                ) from None
+            con.unregister("t")
+            parts.append(part.with_columns(
+                pl.lit(spec.table).alias("source"),
+                pl.lit(spec.label or spec.table).alias("source_label"),
+                pl.lit(spec.role).alias("role"),
+                pl.lit(rank, pl.Int32).alias("source_rank"),
+            ))
+        records = pl.concat(parts, how="diagonal_relaxed")
+        for name in config.columns:  # an input may lack a column others have
+            if name not in records.columns:
+                records = records.with_columns(pl.lit(None).alias(name))
+        if config.valid_when:
+            con.register("r", records.to_arrow())
+            valid = con.sql(
+                "select " + ", ".join(f"coalesce(({cond}), false) as \"_valid_{attr}\"" for attr, cond in config.valid_when.items()) + " from r"
+            ).pl()
+            records = records.hstack(valid)
+        return records
+    finally:
+        con.close()
+
+
+def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> tuple[pl.DataFrame, ClusterStats]:
+    """record_id → cluster (dense int), evidence ('deterministic' / 'probabilistic' / 'single'),
+    match_probability of a probabilistic link."""
+    stats = ClusterStats(records=records.height)
+    n = records.height
+    idx = pl.int_range(n, dtype=pl.Int64, eager=True)
+    edges_from: list[np.ndarray] = []
+    edges_to: list[np.ndarray] = []
+    has_key = pl.Series([False] * n)
+    started = time.perf_counter()
+    for column in config.deterministic:
+        values = records[column].cast(pl.String)
+        present = values.is_not_null() & (values.str.len_chars() > 0)
+        has_key = has_key | present
+        frame = pl.DataFrame({"i": idx, "v": values}).filter(present)
+        anchor = frame.with_columns(pl.col("i").min().over("v").alias("a"))
+        edges_from.append(anchor["i"].to_numpy())
+        edges_to.append(anchor["a"].to_numpy())
+    stats.deterministic_records = int(has_key.sum())
+    stats.seconds["deterministic"] = time.perf_counter() - started
+
+    best = pl.DataFrame(schema={"i": pl.Int64, "j": pl.Int64, "p": pl.Float64})
+    if config.probabilistic and (~has_key).any():
+        started = time.perf_counter()
+        # Records identical in everything the model reads (monthly copies of a roster, one
+        # employer written the same way by many insured) are scored once, through the first.
+        features = [*config.deterministic, *_model_columns(config)]
+        groups = (records.select(features).with_columns(idx.alias("i"), has_key.alias("k"))
+                  .with_columns(pl.col("i").min().over([*features, "k"]).alias("rep")))
+        reps = groups.filter(pl.col("i") == pl.col("rep"))["i"]
+        local = score_pairs(records[reps], has_key[reps], config, seed=seed)
+        pairs = local.with_columns(pl.col("i").replace_strict(pl.int_range(reps.len(), eager=True), reps),
+                                   pl.col("j").replace_strict(pl.int_range(reps.len(), eager=True), reps))
+        stats.scored_pairs = pairs.height
+        stats.seconds["probabilistic"] = time.perf_counter() - started
+        # Each record without a key keeps its single best partner: a record with a key if any
+        # passes the threshold (so a keyless group joins the entity it belongs to rather than
+        # only its own copies), then the highest probability, then the lower index.
+        both = pl.concat([pairs, pairs.select(pl.col("j").alias("i"), pl.col("i").alias("j"), "p")])
+        keyed = pl.DataFrame({"i": idx, "k": has_key})
+        best = (both.join(keyed.filter(~pl.col("k")).select("i"), on="i")
+                .join(keyed.rename({"i": "j"}), on="j")
+                .sort(["i", "k", "p", "j"], descending=[False, True, True, False])
+                .group_by("i", maintain_order=True).first().drop("k"))
+        # Copies follow their representative (one outgoing edge each, so the guarantee holds).
+        copies = groups.filter((pl.col("i") != pl.col("rep")) & ~pl.col("k"))
+        copies = copies.join(best.select(pl.col("i").alias("rep"), "p"), on="rep", how="left")
+        best = pl.concat([best, copies.select("i", pl.col("rep").alias("j"), "p")])
+        stats.probabilistic_links = int(best["p"].is_not_null().sum())
+        edges_from.append(best["i"].to_numpy())
+        edges_to.append(best["j"].to_numpy())
+
+    src = np.concatenate(edges_from) if edges_from else np.empty(0, dtype=np.int64)
+    dst = np.concatenate(edges_to) if edges_to else np.empty(0, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+    _, labels = connected_components(graph, directed=True, connection="weak")
+    out = pl.DataFrame({"record_id": records["record_id"], "cluster": labels.astype(np.int64), "_k": has_key, "i": idx})
+    out = out.join(best.select("i", pl.col("p").alias("match_probability")), on="i", how="left")
+    size = pl.len().over("cluster")
+    out = out.with_columns(
+        pl.when(pl.col("_k")).then(pl.lit("deterministic"))
+        .when(pl.col("match_probability").is_not_null()).then(pl.lit("probabilistic"))
+        .when(size > 1).then(pl.lit("linked"))  # a best link of another record pointed here
+        .otherwise(pl.lit("single")).alias("evidence")
+    ).select("record_id", "cluster", "evidence", "match_probability")
+    stats.clusters = int(out["cluster"].n_unique())
+    return out, stats
+
+
+# ---- Splink --------------------------------------------------------------------------------
+
+def score_pairs(records: pl.DataFrame, has_key: pl.Series, config: EntityConfig, *, seed: int = 42) -> pl.DataFrame:
+    """Splink on the blocked pairs that need it: (i, j, p) with p ≥ the config's threshold."""
+    import splink.comparison_library as cl  # noqa: F401  (imported here: Splink is slow to import)
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    model = config.probabilistic
+    assert model is not None
+    used = _model_columns(config)
+    table = records.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("unique_id"),
+        has_key.alias("_keyed"),
+        *(pl.col(c) for c in used),
+    ).to_arrow()
+    con = duckdb.connect()
+    try:
+        db = DuckDBAPI(connection=con)
+        sdf = db.register(table, table_name="records")
+        one_side_open = "(not l._keyed or not r._keyed)"
+        settings = SettingsCreator(
+            link_type="dedupe_only",
+            comparisons=[_comparison(c, records.schema) for c in model.comparisons],
+            blocking_rules_to_generate_predictions=[
+                " and ".join([*(f'l."{c}" = r."{c}"' for c in rule), one_side_open]) for rule in model.blocking
+            ],
+            probability_two_random_records_match=model.prior,
+            retain_matching_columns=False,
+            retain_intermediate_calculation_columns=False,
+        )
+        splink_logger = logging.getLogger("splink")
+        level = splink_logger.level
+        splink_logger.setLevel(logging.ERROR)  # its "not fully trained" notes are expected here
+        try:
+            linker = Linker(sdf, settings, log_level=None)
+            linker.training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, records.height * 5.0)), seed=seed)
+            for rule in model.training:
+                try:
+                    linker.training.estimate_parameters_using_expectation_maximisation(
+                        block_on(*rule), estimate_without_term_frequencies=True)
+                except ValueError as exc:
+                    # On small inputs EM can drive a level's m to 0, which Splink refuses;
+                    # the session is dropped and the other sessions' estimates stand.
+                    logging.getLogger(__name__).warning("EM session blocked on %s skipped: %s", rule, str(exc)[:120])
+            predictions = linker.inference.predict(threshold_match_probability=model.threshold)
+            pairs = con.sql(
+                f"select unique_id_l as i, unique_id_r as j, match_probability as p from {predictions.physical_name}"
+            ).pl()
+        finally:
+            splink_logger.setLevel(level)
+        return pairs.cast({"i": pl.Int64, "j": pl.Int64, "p": pl.Float64})
+    finally:
+        con.close()
+
+
+def _model_columns(config: EntityConfig) -> list[str]:
+    model = config.probabilistic
+    if model is None:
+        return []
+    return sorted({c for comp in model.comparisons for c in (comp.column, *comp.columns.values())}
+                  | {c for rule in (*model.blocking, *model.training) for c in rule})
+
+
+def _comparison(comp: Comparison, schema: Mapping[str, pl.DataType]):
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    col = comp.column
+    q = lambda c: f'"{c}"'  # noqa: E731
+    if comp.kind == "exact":
+        return cl.ExactMatch(col)
+    if comp.kind == "levenshtein":
+        return cl.LevenshteinAtThresholds(col, [int(t) for t in comp.thresholds] or [1, 2])
+    if comp.kind == "jaro_winkler":
+        return cl.JaroWinklerAtThresholds(col, list(comp.thresholds) or [0.9, 0.7])
+    if comp.kind == "name":
+        return cl.NameComparison(col)
+    if comp.kind == "postcode":
+        return cl.PostcodeComparison(col)
+    if comp.kind == "date_of_birth":
+        is_text = schema.get(col) == pl.String
+        return cl.DateOfBirthComparison(col, input_is_string=is_text)
+    if comp.kind == "date":
+        text = lambda side: f"cast({q(col + side)} as varchar)"  # noqa: E731
+        return cl.CustomComparison(output_column_name=col, comparison_levels=[
+            cll.NullLevel(col),
+            cll.ExactMatchLevel(col),
+            cll.CustomLevel(f"levenshtein({text('_l')}, {text('_r')}) <= 1", "一位数字不同"),
+            cll.ElseLevel(),
+        ])
+    if comp.kind == "chinese_name":
+        py, fz, ch = (comp.columns[k] for k in ("pinyin", "fuzzy", "chars"))
+        chars = lambda side: f"string_split({q(ch + side)}, ' ')"  # noqa: E731
+        return cl.CustomComparison(output_column_name=col, comparison_levels=[
+            cll.NullLevel(col),
+            cll.ExactMatchLevel(col),
+            cll.CustomLevel(f"{q(py + '_l')} = {q(py + '_r')}", "拼音相同（同音字）"),
+            cll.CustomLevel(f"{q(fz + '_l')} = {q(fz + '_r')}", "模糊拼音相同（平翘舌、前后鼻音）"),
+            cll.CustomLevel(
+                f"len({chars('_l')}) = len({chars('_r')}) and len({chars('_l')}) >= 2 and "
+                f"len(list_intersect({chars('_l')}, {chars('_r')})) >= len({chars('_l')}) - 1",
+                "只差一个字（形近字）",
+            ),
+            cll.ElseLevel(),
+        ])
+    raise ValueError(f"unknown comparison kind {comp.kind!r}")
