@@ -12,6 +12,7 @@ from pipelines import (
     registry,
     traceability,
 )
+from pipelines.entities import entity_defs
 from pipelines.quality import scorecard_defs
 from pipelines.resources import CitybaseHome
 
@@ -20,5 +21,6 @@ DEPARTMENTS = [registry, medical_insurance, pension, civil_affairs, hotline, bui
 defs = dg.Definitions.merge(
     *(d.defs for d in DEPARTMENTS),
     scorecard_defs(DEPARTMENTS),
+    entity_defs(DEPARTMENTS),
     dg.Definitions(resources={"citybase": CitybaseHome()}),
 )

@@ -14,7 +14,9 @@ def test_every_source_is_an_asset_grouped_by_department_with_owner_and_descripti
     expected = {
         dg.AssetKey([layer, m.DEPARTMENT.key, d.dataset]) for m in DEPARTMENTS for d in m.DATASETS for layer in ("raw", "std")
     }
-    assert expected | {dg.AssetKey(["quality", "scorecard"])} == set(specs)
+    shared = {dg.AssetKey(["quality", "scorecard"]), dg.AssetKey(["base", "library"])}
+    shared |= {dg.AssetKey(["entities", e]) for e in ("person", "enterprise", "building", "heritage_site")}
+    assert expected | shared == set(specs)
     assert len(DEPARTMENTS) == 8 and len(expected) == 32
     for module in DEPARTMENTS:
         dept = module.DEPARTMENT
@@ -37,3 +39,13 @@ def test_every_standardized_table_has_a_blocking_reconciliation_check():
     checks = {key.asset_key: key.name for c in defs.asset_checks for key in c.check_keys}
     stds = [k for k in (s.key for s in defs.resolve_all_asset_specs()) if k.path[0] == "std"]
     assert len(stds) == 16 and all(checks.get(k) == "reconciled" for k in stds)
+
+
+def test_entities_follow_their_standardized_inputs_and_the_publish_follows_all_entities():
+    graph = defs.resolve_asset_graph()
+    person = graph.get(dg.AssetKey(["entities", "person"]))
+    assert dg.AssetKey(["std", "medical_insurance", "insured_person"]) in person.parent_keys
+    assert dg.AssetKey(["std", "hotline", "ticket"]) in person.parent_keys
+    publish = graph.get(dg.AssetKey(["base", "library"]))
+    assert {dg.AssetKey(["entities", e]) for e in ("person", "enterprise", "building", "heritage_site")} <= publish.parent_keys
+    assert dg.AssetKey(["quality", "scorecard"]) in publish.parent_keys

@@ -26,7 +26,8 @@ from warehouse.resolve.engine import ClusterStats, cluster, gather
 from warehouse.resolve.golden import golden_records
 from warehouse.resolve.ids import CHANGE_SCHEMA, assign_ids
 
-__all__ = ["ConfigError", "EntityConfig", "Resolution", "builtin", "load", "resolve", "resolve_entity"]
+__all__ = ["ConfigError", "EntityConfig", "EntityState", "Resolution", "builtin", "load", "load_state", "resolve",
+           "resolve_entity"]
 
 
 @dataclass
@@ -44,6 +45,22 @@ class Resolution:
         counts = dict(self.changes.group_by("change").len().iter_rows()) if self.changes.height else {}
         return {"entities": self.golden.height, **self.stats.metadata(),
                 **{f"ids_{k}": counts.get(k, 0) for k in ("new", "merged_into", "split_from", "retired")}}
+
+
+@dataclass
+class EntityState:
+    """What a finished run left under <home>/entities/<entity>/ (what the base library reads)."""
+
+    xref: pl.DataFrame
+    golden: pl.DataFrame
+    state: dict
+
+
+def load_state(state_dir: Path) -> EntityState:
+    if not (state_dir / "xref.parquet").exists():
+        raise FileNotFoundError(f"{state_dir}: no entity resolution has run here yet")
+    return EntityState(pl.read_parquet(state_dir / "xref.parquet"), pl.read_parquet(state_dir / "golden.parquet"),
+                       json.loads((state_dir / "state.json").read_text("utf-8")))
 
 
 def resolve(config: EntityConfig, frames: Mapping[str, pl.DataFrame], previous: pl.DataFrame | None = None,

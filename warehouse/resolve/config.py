@@ -59,7 +59,7 @@ class Comparison:
 class Probabilistic:
     comparisons: tuple[Comparison, ...]
     blocking: tuple[tuple[str, ...], ...]  # each: columns that must be equal
-    training: tuple[tuple[str, ...], ...]  # EM sessions, each blocked on these columns
+    training: tuple[tuple[str, ...], ...]  # EM sessions, each blocked on these columns ([] = none)
     threshold: float = 0.95  # match probability a pair needs
     prior: float = 1e-4  # probability two random records match, before training
 
@@ -70,6 +70,7 @@ class EntityConfig:
     id_prefix: str  # P
     inputs: tuple[Input, ...]
     deterministic: tuple[str, ...] = ()  # columns: same non-null value -> same entity
+    exact_links: tuple[str, ...] = ()  # columns: a keyless record joins the one keyed entity with its value
     probabilistic: Probabilistic | None = None
     survivorship: dict[str, tuple[str, ...]] = field(default_factory=dict)  # attribute -> rules
     recorded_at: str | None = None  # unified column for "most_recent"
@@ -123,7 +124,7 @@ def parse(doc: Any, where: str = "<config>") -> EntityConfig:
             raise fail(f"{at} must be a column name or a list of column names")
         return tuple(items)
 
-    top = keys(doc, {"entity", "id_prefix", "id_width", "inputs", "deterministic", "probabilistic",
+    top = keys(doc, {"entity", "id_prefix", "id_width", "inputs", "deterministic", "exact_links", "probabilistic",
                      "survivorship", "recorded_at", "valid_when"}, {"entity", "id_prefix", "inputs"}, "the config")
     if not isinstance(top["inputs"], list) or not top["inputs"]:
         raise fail("inputs must be a non-empty list")
@@ -146,6 +147,9 @@ def parse(doc: Any, where: str = "<config>") -> EntityConfig:
         return cols
 
     deterministic = known(names(top["deterministic"], "deterministic"), "deterministic") if top.get("deterministic") else ()
+    exact_links = known(names(top["exact_links"], "exact_links"), "exact_links") if top.get("exact_links") else ()
+    if exact_links and not deterministic:
+        raise fail("exact_links need deterministic columns (they link records without a key to keyed entities)")
     probabilistic = None
     if top.get("probabilistic"):
         p = keys(top["probabilistic"], {"comparisons", "blocking", "training", "threshold", "prior"},
@@ -167,7 +171,7 @@ def parse(doc: Any, where: str = "<config>") -> EntityConfig:
         if not blocking:
             raise fail("probabilistic.blocking must list at least one rule")
         training = tuple(known(names(b, f"probabilistic.training[{n}]"), f"probabilistic.training[{n}]")
-                         for n, b in enumerate(p.get("training") or p["blocking"], 1))
+                         for n, b in enumerate(p["training"] if "training" in p else p["blocking"], 1))
         threshold = float(p.get("threshold", 0.95))
         if not 0 < threshold < 1:
             raise fail("probabilistic.threshold must be between 0 and 1")
@@ -191,7 +195,7 @@ def parse(doc: Any, where: str = "<config>") -> EntityConfig:
     if not re.fullmatch(r"[A-Z]{1,4}", prefix):
         raise fail("id_prefix must be 1-4 capital letters")
     return EntityConfig(
-        entity=str(top["entity"]), id_prefix=prefix, inputs=tuple(inputs), deterministic=deterministic,
+        entity=str(top["entity"]), id_prefix=prefix, inputs=tuple(inputs), deterministic=deterministic, exact_links=exact_links,
         probabilistic=probabilistic, survivorship=survivorship, recorded_at=recorded_at, valid_when=valid_when,
         id_width=int(top.get("id_width", 9)), path=where,
     )

@@ -126,6 +126,25 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
         edges_from.append(anchor["i"].to_numpy())
         edges_to.append(anchor["a"].to_numpy())
     stats.deterministic_records = int(has_key.sum())
+    linked = pl.Series([False] * n)
+    if config.exact_links:
+        # Keyless records whose value names exactly one keyed entity join it; keyless records
+        # sharing a value no keyed entity has join each other. Ambiguous values are left to
+        # Splink. Each record still gets at most one outgoing edge.
+        component = _components(n, edges_from, edges_to)
+        for column in config.exact_links:
+            frame = (pl.DataFrame({"i": idx, "v": records[column].cast(pl.String), "k": has_key, "c": component,
+                                   "done": linked})
+                     .filter(pl.col("v").is_not_null()))
+            owners = frame.filter("k").group_by("v").agg(pl.col("c").n_unique().alias("owners"), pl.col("i").min().alias("a"))
+            open_ = frame.filter(~pl.col("k") & ~pl.col("done")).join(owners, on="v", how="left")
+            to_owner = open_.filter(pl.col("owners") == 1)
+            among = (open_.filter(pl.col("owners").is_null())
+                     .with_columns(pl.col("i").min().over("v").alias("a")).filter(pl.col("i") != pl.col("a")))
+            for part in (to_owner, among):
+                edges_from.append(part["i"].to_numpy())
+                edges_to.append(part["a"].to_numpy())
+            linked = linked | idx.is_in(pl.concat([to_owner["i"], among["i"]]).implode())
     stats.seconds["deterministic"] = time.perf_counter() - started
 
     best = pl.DataFrame(schema={"i": pl.Int64, "j": pl.Int64, "p": pl.Float64})
@@ -133,6 +152,7 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
         started = time.perf_counter()
         # Records identical in everything the model reads (monthly copies of a roster, one
         # employer written the same way by many insured) are scored once, through the first.
+        # Copies also say nothing about how a person's records vary, which is what m measures.
         features = [*config.deterministic, *_model_columns(config)]
         groups = (records.select(features).with_columns(idx.alias("i"), has_key.alias("k"))
                   .with_columns(pl.col("i").min().over([*features, "k"]).alias("rep")))
@@ -147,33 +167,39 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
         # only its own copies), then the highest probability, then the lower index.
         both = pl.concat([pairs, pairs.select(pl.col("j").alias("i"), pl.col("i").alias("j"), "p")])
         keyed = pl.DataFrame({"i": idx, "k": has_key})
-        best = (both.join(keyed.filter(~pl.col("k")).select("i"), on="i")
+        open_ = pl.DataFrame({"i": idx, "k": has_key | linked}).filter(~pl.col("k")).select("i")
+        best = (both.join(open_, on="i")
                 .join(keyed.rename({"i": "j"}), on="j")
                 .sort(["i", "k", "p", "j"], descending=[False, True, True, False])
                 .group_by("i", maintain_order=True).first().drop("k"))
         # Copies follow their representative (one outgoing edge each, so the guarantee holds).
-        copies = groups.filter((pl.col("i") != pl.col("rep")) & ~pl.col("k"))
+        copies = groups.filter((pl.col("i") != pl.col("rep")) & ~pl.col("k") & ~linked)
         copies = copies.join(best.select(pl.col("i").alias("rep"), "p"), on="rep", how="left")
         best = pl.concat([best, copies.select("i", pl.col("rep").alias("j"), "p")])
         stats.probabilistic_links = int(best["p"].is_not_null().sum())
         edges_from.append(best["i"].to_numpy())
         edges_to.append(best["j"].to_numpy())
 
-    src = np.concatenate(edges_from) if edges_from else np.empty(0, dtype=np.int64)
-    dst = np.concatenate(edges_to) if edges_to else np.empty(0, dtype=np.int64)
-    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
-    _, labels = connected_components(graph, directed=True, connection="weak")
-    out = pl.DataFrame({"record_id": records["record_id"], "cluster": labels.astype(np.int64), "_k": has_key, "i": idx})
+    labels = _components(n, edges_from, edges_to)
+    out = pl.DataFrame({"record_id": records["record_id"], "cluster": labels, "_k": has_key, "_x": linked, "i": idx})
     out = out.join(best.select("i", pl.col("p").alias("match_probability")), on="i", how="left")
     size = pl.len().over("cluster")
     out = out.with_columns(
         pl.when(pl.col("_k")).then(pl.lit("deterministic"))
+        .when(pl.col("_x")).then(pl.lit("exact"))
         .when(pl.col("match_probability").is_not_null()).then(pl.lit("probabilistic"))
         .when(size > 1).then(pl.lit("linked"))  # a best link of another record pointed here
         .otherwise(pl.lit("single")).alias("evidence")
     ).select("record_id", "cluster", "evidence", "match_probability")
     stats.clusters = int(out["cluster"].n_unique())
     return out, stats
+
+
+def _components(n: int, edges_from: list[np.ndarray], edges_to: list[np.ndarray]) -> np.ndarray:
+    src = np.concatenate(edges_from) if edges_from else np.empty(0, dtype=np.int64)
+    dst = np.concatenate(edges_to) if edges_to else np.empty(0, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+    return connected_components(graph, directed=True, connection="weak")[1].astype(np.int64)
 
 
 # ---- Splink --------------------------------------------------------------------------------
@@ -186,9 +212,13 @@ def score_pairs(records: pl.DataFrame, has_key: pl.Series, config: EntityConfig,
     model = config.probabilistic
     assert model is not None
     used = _model_columns(config)
+    # The deterministic key doubles as a label: pairs sharing it are known matches, so Splink
+    # can read m straight off them before EM refines it (they are not the ground truth).
+    label = pl.coalesce([pl.col(c).cast(pl.String) for c in config.deterministic]) if config.deterministic else pl.lit(None, pl.String)
     table = records.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("unique_id"),
         has_key.alias("_keyed"),
+        label.alias("_label"),
         *(pl.col(c) for c in used),
     ).to_arrow()
     con = duckdb.connect()
@@ -212,6 +242,8 @@ def score_pairs(records: pl.DataFrame, has_key: pl.Series, config: EntityConfig,
         try:
             linker = Linker(sdf, settings, log_level=None)
             linker.training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, records.height * 5.0)), seed=seed)
+            if config.deterministic and records.height > 1:
+                linker.training.estimate_m_from_label_column("_label")
             for rule in model.training:
                 try:
                     linker.training.estimate_parameters_using_expectation_maximisation(
