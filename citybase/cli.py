@@ -61,6 +61,27 @@ def ui(port: int, home: str | None) -> None:
             pass
 
 
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="entity config (YAML; see warehouse/resolve/README.md), or a built-in: person, enterprise, …")
+@click.option("--input", "inputs", multiple=True, required=True, metavar="[TABLE=]FILE",
+              help="Parquet or CSV file; TABLE= names the config input it feeds (default: the file's stem, then order)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="clusters: record_id → entity id (Parquet)")
+@click.option("--golden", type=click.Path(dir_okay=False), default=None, help="also write the golden records here")
+@click.option("--state", type=click.Path(file_okay=False), default=None,
+              help="keep ids stable across runs: the previous run's state is read from and saved to this folder")
+def resolve(config_path: str, inputs: tuple[str, ...], out: str, golden: str | None, state: str | None) -> None:
+    """Dedupe one table or link several with an entity config (the engine behind citybase's own entities)."""
+    from citybase.resolve_cli import ResolveError, run_resolve
+
+    try:
+        summary = run_resolve(config_path, inputs, Path(out), Path(golden) if golden else None, Path(state) if state else None)
+    except ResolveError as exc:
+        console.print(f"[red]{exc}[/]")
+        sys.exit(2)
+    console.print(summary)
+
+
 @main.group(name="district")
 def district_group() -> None:
     """The synthetic district (the demo's data, the tests' fixture)."""

@@ -162,3 +162,59 @@ def _write(tmp_path, text):
     path = tmp_path / "c.yaml"
     path.write_text(text, "utf-8")
     return path
+
+
+def test_citybase_resolve_on_files(tmp_path):
+    from click.testing import CliRunner
+
+    from citybase.cli import main
+
+    cfg = _write(tmp_path, WESTERN)
+    western_people().drop("truth").write_parquet(tmp_path / "people.parquet")
+    out, golden = tmp_path / "clusters.parquet", tmp_path / "golden.parquet"
+    result = CliRunner().invoke(main, ["resolve", "--config", str(cfg), "--input", str(tmp_path / "people.parquet"),
+                                       "--out", str(out), "--golden", str(golden)])
+    assert result.exit_code == 0, result.output
+    assert "800 records → 400 customer entities" in result.output
+    assert pl.read_parquet(out).height == 800 and pl.read_parquet(golden).height == 400
+
+    # The same data as CSV under another name, fed by TABLE=FILE.
+    western_people().drop("truth").write_csv(tmp_path / "export.csv")
+    result = CliRunner().invoke(main, ["resolve", "--config", str(cfg), "--input", f"people={tmp_path / 'export.csv'}",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input", "{missing}"], "no such file"),
+    (["--input", "{garbage}"], "cannot be read as Parquet"),
+    (["--config", "{garbage}", "--input", "{people}"], "cannot read the entity config"),
+    (["--input", "{people}", "--input", "{people2}"], "1 table(s)"),
+])
+def test_citybase_resolve_refuses_bad_input_cleanly(tmp_path, args, message):
+    from click.testing import CliRunner
+
+    from citybase.cli import main
+
+    paths = {"missing": tmp_path / "nope.parquet", "garbage": tmp_path / "garbage.parquet",
+             "people": tmp_path / "people.parquet", "people2": tmp_path / "people2.parquet"}
+    paths["garbage"].write_bytes(b"\x9c\x00 not parquet")
+    western_people(10).drop("truth").write_parquet(paths["people"])
+    western_people(10).drop("truth").write_parquet(paths["people2"])
+    argv = [a.format(**paths) for a in args]
+    if "--config" not in argv:
+        argv = ["--config", str(_write(tmp_path, WESTERN)), *argv]
+    result = CliRunner().invoke(main, ["resolve", *argv, "--out", str(tmp_path / "o.parquet")])
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_config_naming_a_missing_column_is_refused_cleanly(tmp_path):
+    from click.testing import CliRunner
+
+    from citybase.cli import main
+
+    western_people(10).drop("truth", "postcode").write_parquet(tmp_path / "people.parquet")
+    result = CliRunner().invoke(main, ["resolve", "--config", str(_write(tmp_path, WESTERN)), "--input",
+                                       str(tmp_path / "people.parquet"), "--out", str(tmp_path / "o.parquet")])
+    assert result.exit_code == 2 and "postcode" in result.output and "Traceback" not in result.output

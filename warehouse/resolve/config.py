@@ -91,8 +91,8 @@ def load(path: str | Path) -> EntityConfig:
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the entity config ({exc})") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the entity config (UTF-8 YAML expected: {str(exc).splitlines()[0][:160]})") from None
     return parse(doc, str(path))
 
 
