@@ -69,7 +69,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "trace_event": ("追溯码流转事件，按码成链；断链标出", {}, {
         "event_id": "事件编号", "trace_code": "追溯码", "event_type": "环节", "from_enterprise_id": "发出方",
         "to_enterprise_id": "接收方", "market": "市场", "event_time": "时间", "quantity": "数量",
-        "chain_broken": "断链：码未登记，或发出方不是上一环节的接收方", "break_reason": "断链原因"}),
+        "chain_broken": "断链：码未登记、缺少中间环节，或发出方不是上一环节的接收方", "break_reason": "断链原因"}),
     "heritage_site": ("文物点：每处一行，附最近一次芯片读数", {}, {
         "heritage_site_id": "文物点统一标识（稳定）", "site_name": "名称", "chip_id": "监测芯片",
         "last_reading_at": "最近读数时间", "last_temperature_c": "最近温度（℃）", "last_humidity_pct": "最近湿度（%）"}),
@@ -105,6 +105,10 @@ def meaning(table: str, column: str) -> str:
     if column.endswith("_source") and column != "source":
         return f"「{column.removesuffix('_source')}」取自哪个来源"
     return COMMON.get(column, own.get(column, ""))
+
+
+# A traceability chain passes these stages in order (追溯码流转 event types).
+CHAIN_STAGES = ("产地出场", "批发市场入场", "批发交易", "零售入场", "零售销售")
 
 
 def read_standardized(home: Path, table: str) -> pl.DataFrame:
@@ -210,11 +214,15 @@ def build(home: Path, resolutions: Mapping[str, Resolution | EntityState]) -> di
                    .join(exref.rename({"record_id": "_t", "enterprise_id": "to_enterprise_id"}), on="_t", how="left")
                    .sort("trace_code", "event_time"))
     registered = trace_code["trace_code"].unique().implode()
+    stage = pl.col("event_type").replace_strict({s: i for i, s in enumerate(CHAIN_STAGES)}, default=None, return_dtype=pl.Int32)
+    previous_stage = stage.shift(1).over("trace_code")
     previous_to = pl.col("to_uscc").shift(1).over("trace_code")
-    first = pl.int_range(pl.len()).over("trace_code") == 0
+    skipped = pl.lit(list(CHAIN_STAGES)).list.slice(previous_stage + 1, stage - previous_stage - 1).list.join("、")
     trace_event = trace_event.with_columns(
         pl.when(~pl.col("trace_code").is_in(registered)).then(pl.lit("追溯码未登记"))
-        .when(~first & pl.col("from_uscc").is_not_null() & (pl.col("from_uscc") != previous_to)).then(pl.lit("上一环节接收方与本环节发出方不一致（缺环节）"))
+        .when(stage - previous_stage > 1).then(pl.lit("缺少环节：") + skipped)
+        .when(pl.col("from_uscc").is_not_null() & previous_to.is_not_null() & (pl.col("from_uscc") != previous_to))
+        .then(pl.lit("发出方不是上一环节的接收方"))
         .alias("break_reason")
     ).with_columns(pl.col("break_reason").is_not_null().alias("chain_broken")).select(
         "event_id", "trace_code", "event_type", "from_enterprise_id", "to_enterprise_id", "market", "event_time",
