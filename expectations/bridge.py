@@ -693,6 +693,10 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if type(value).__name__ in ("NaTType", "NAType"):
         return None
+    if type(value).__name__ == "datetime64":  # numpy: tolist() of a [ns] value is an int, not a time
+        import pandas as pd
+
+        return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
     if hasattr(value, "tolist") and not isinstance(value, (date, datetime)):  # numpy scalar / array
         return _plain(value.tolist())
     if hasattr(value, "to_pydatetime"):  # pandas Timestamp

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from citybase.config import Settings
 from connectors.errors import SourceError
+from expectations.checks import check_latest_batch, has_suite
 from warehouse import landing
 from warehouse.landing import FileDatasetSpec, HttpDatasetSpec, LoadReport, SqlTableSpec
 from warehouse.raw import RawStore
@@ -165,14 +166,16 @@ def std_key(department: Department, dataset: str) -> dg.AssetKey:
 
 
 def standardized_tables(department: Department, tables: list[TableSpec]) -> dg.Definitions:
-    """One standardized asset per raw dataset, with a blocking check that nothing was lost."""
+    """One standardized asset per raw dataset, with a blocking check that nothing was lost and,
+    when the table has a suite, a non-blocking Great Expectations check (`expectations`)."""
 
-    def build(spec: TableSpec) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
+    def build(spec: TableSpec) -> tuple[dg.AssetsDefinition, list[dg.AssetChecksDefinition]]:
         key = std_key(department, spec.dataset)
 
         @dg.asset(
             key=key,
-            deps=[raw_key(department, spec.dataset)],
+            # Checked against other standardized tables (the org tree): standardize those first.
+            deps=[raw_key(department, spec.dataset), *(dg.AssetKey(["std", *t.split("__", 1)]) for t in spec.references)],
             group_name=department.key,
             owners=[department.owner],
             description=f"{department.label} → standardized: {spec.description}（坏行进入隔离区 quarantine）",
@@ -206,7 +209,46 @@ def standardized_tables(department: Department, tables: list[TableSpec]) -> dg.D
                 },
             )
 
-        return _asset, _reconciled
+        if not has_suite(spec.table):
+            return _asset, [_reconciled]
+        return _asset, [_reconciled, expectations_check(key, spec)]
 
     built = [build(spec) for spec in tables]
-    return dg.Definitions(assets=[a for a, _ in built], asset_checks=[c for _, c in built])
+    return dg.Definitions(assets=[a for a, _ in built], asset_checks=[c for _, checks in built for c in checks])
+
+
+def expectations_check(key: dg.AssetKey, spec: TableSpec) -> dg.AssetChecksDefinition:
+    """The table's Great Expectations suite (expectations/suites/<table>.json) on its newest
+    batch. Not blocking: a failed expectation is a finding about the data, reported with masked
+    samples; WARN when only warning-severity expectations failed, ERROR otherwise."""
+
+    @dg.asset_check(
+        asset=key,
+        name="expectations",
+        blocking=False,
+        description=f"Great Expectations 套件 {spec.table}.json：对最新一批的标准化结果逐条校验（样例已脱敏）",
+    )
+    def _expectations(citybase: CitybaseHome) -> dg.AssetCheckResult:
+        settings = citybase.settings()
+        check = check_latest_batch(RawStore(settings.raw_dir), settings.home, spec)
+        return dg.AssetCheckResult(
+            passed=check.passed,
+            severity=dg.AssetCheckSeverity.WARN if check.warning_only else dg.AssetCheckSeverity.ERROR,
+            description=check.description,
+            metadata=_check_metadata(check.metadata),
+        )
+
+    return _expectations
+
+
+def _check_metadata(metadata: dict) -> dict:
+    """Plain values as they are; lists and dicts as JSON, the failures table as markdown."""
+    out = {}
+    for name, value in metadata.items():
+        if name == "failed_expectations":
+            out[name] = dg.MetadataValue.md(value)
+        elif isinstance(value, (list, dict)):
+            out[name] = dg.MetadataValue.json(value)
+        else:
+            out[name] = value
+    return out

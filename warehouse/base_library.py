@@ -93,6 +93,7 @@ COMMON: dict[str, str] = {
     "standardized_rows": "标准化行数", "quarantined_rows": "隔离行数", "quarantine_rate": "隔离率",
     "completeness": "完整性", "validity": "有效性", "uniqueness": "唯一性", "timeliness_hours": "及时性：最新记录距入库小时数",
     "quarantine_by_rule": "各规则隔离行数（JSON）", "issues_by_field": "各字段问题行数（JSON）",
+    "empty_by_field": "各字段空值行数（JSON）",
     "row_number": "原始行号", "source_file": "来源文件", "source_table": "来源表 / 接口", "field": "出问题的字段",
     "issues": "该行全部问题", "valid_from": "版本生效时间（UTC）", "valid_to": "版本失效时间（UTC），当前版本为空",
 }
@@ -100,6 +101,8 @@ COMMON: dict[str, str] = {
 
 def meaning(table: str, column: str) -> str:
     own = SCHEMA[table][2]
+    if table == "person_history":  # the versions of person: same columns, same meanings
+        own = {**SCHEMA["person"][2], **own}
     if column in own:
         return own[column]
     if column.endswith("_source") and column != "source":

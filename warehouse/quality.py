@@ -1,13 +1,20 @@
 """The quality scorecard: per source, dataset and batch, how good the data is and what is wrong.
 
-    completeness  share of declared field values present (canonical value not null)
-    validity      share of present raw values that passed their normalizer (not flagged)
+    completeness  share of declared field values delivered (not empty), valid or not
+    validity      share of the delivered values that passed their checks (not flagged)
     uniqueness    share of standardized rows whose business key is unique within the batch
     timeliness    hours from the newest record (the spec's `timestamp` field) to the load
     quarantine    rows held back, in total and by rule
 
 Computed from the standardized and quarantine files, so it can be rebuilt at any time and
 always agrees with them. Ratios are in [0, 1]; null where they do not apply.
+
+Completeness and validity are separate questions: an empty optional value is never a flag on
+its row (most optional fields are often empty), it lowers completeness and is counted per
+field in `empty_by_field`; a value that was delivered but failed a check lowers validity and
+is counted in `issues_by_field`. An empty *required* value sends the row to quarantine
+('<kind>.empty' in `quarantine_by_rule`), so it never lowers completeness. Per cell:
+delivered = canonical value present or flagged (a flag nulls an invalid value).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ SCHEMA = {
     "timeliness_hours": pl.Float64,
     "quarantine_by_rule": pl.String,  # JSON {rule_id: rows}
     "issues_by_field": pl.String,  # JSON {field: flagged rows}
+    "empty_by_field": pl.String,  # JSON {field: standardized rows without a value}
 }
 
 
@@ -46,9 +54,8 @@ def batch_scores(rows: pl.DataFrame, quarantine: pl.DataFrame, spec: TableSpec, 
     fields = [f.name for f in spec.fields if f.name in rows.columns]
     completeness = validity = uniqueness = None
     issues_by_field: dict[str, int] = {}
+    empty_by_field: dict[str, int] = {}
     if n_std:
-        present = rows.select(pl.col(fields).is_not_null().sum()).row(0) if fields else ()
-        completeness = sum(present) / (n_std * len(fields)) if fields else None
         flagged = (
             rows.select(pl.col("_issues").list.explode().str.split_exact(":", 1).struct.field("field_0").alias("f"))
             .drop_nulls()
@@ -56,9 +63,22 @@ def batch_scores(rows: pl.DataFrame, quarantine: pl.DataFrame, spec: TableSpec, 
             .len()
         )
         issues_by_field = dict(flagged.iter_rows())
-        # Valid share of the values that were there to check: present + flagged (flags null the value).
-        checked = sum(present) + sum(issues_by_field.values())
-        validity = (checked - sum(issues_by_field.values())) / checked if checked else None
+        if fields:
+            # ',name:issue,…,' once per row; a field's flag is ',<field>:' in it.
+            tags = pl.concat_str(pl.lit(","), pl.col("_issues").list.join(","), pl.lit(","))
+            cells = rows.select(tags.alias("__tags"), *fields).select(
+                *(pl.col(f).is_not_null().alias(f"{f}__value") for f in fields),
+                *(pl.col("__tags").str.contains(f",{f}:", literal=True).alias(f"{f}__flag") for f in fields),
+            )
+            counts = cells.select(
+                *((pl.col(f"{f}__value") | pl.col(f"{f}__flag")).sum().alias(f"{f}__delivered") for f in fields),
+                *((pl.col(f"{f}__value") & ~pl.col(f"{f}__flag")).sum().alias(f"{f}__valid") for f in fields),
+            ).row(0, named=True)
+            delivered = sum(counts[f"{f}__delivered"] for f in fields)
+            valid = sum(counts[f"{f}__valid"] for f in fields)
+            completeness = delivered / (n_std * len(fields))
+            validity = valid / delivered if delivered else None
+            empty_by_field = {f: n_std - counts[f"{f}__delivered"] for f in fields if counts[f"{f}__delivered"] < n_std}
         if spec.key:
             uniqueness = rows.select(pl.struct(list(spec.key)).is_unique().mean()).item()
     timeliness = None
@@ -84,6 +104,7 @@ def batch_scores(rows: pl.DataFrame, quarantine: pl.DataFrame, spec: TableSpec, 
         "timeliness_hours": timeliness,
         "quarantine_by_rule": json.dumps(dict(sorted(by_rule.items())), ensure_ascii=False),
         "issues_by_field": json.dumps(dict(sorted(issues_by_field.items())), ensure_ascii=False),
+        "empty_by_field": json.dumps(dict(sorted(empty_by_field.items())), ensure_ascii=False),
     }
 
 

@@ -3,7 +3,9 @@
 The bureau reports in 万元 with four decimals; every amount here is converted exactly to 元
 (0.3833 万元 → 3833.00 元). A record is the tax of one taxpayer (统一社会信用代码) in one
 month (所属期): without either, or without a readable total, it says nothing and goes back.
-A mistyped code or an odd floor is flagged; the building name is matched to the ledger later.
+A mistyped code or an unreadable floor is flagged; the building name is matched to the ledger
+later. Floors are read in every way the bureau's clerks write them ('12', '12F', '12层', '十二层',
+'B1', '地下一层', '12-13层'): `floor` is the (lowest) floor, `floor_to` the highest of a range.
 
 Rows are keyed by file and line: (统一社会信用代码, 所属期) is the business key, but a mistyped
 code has no canonical value and a double entry repeats it — both are for later stages.
@@ -32,7 +34,7 @@ TABLES = [
             Field("enterprise_name", "纳税人名称", "enterprise_name", required=True,
                   keep={"enterprise_key": "enterprise_key"}, label="纳税人名称"),
             Field("building_name", "楼宇名称", label="楼宇名称"),
-            Field("floor", "楼层", "number", label="楼层"),
+            Field("floor", "楼层", "floor", keep={"floor_to": "floor_to"}, label="楼层"),
             Field("room", "房号", label="房号"),
             Field("period", "所属期", "period", required=True, quarantine_on=PERIOD_ISSUES, label="所属期"),
             Field("tax_total", wan("税收合计"), "amount", required=True, quarantine_on=AMOUNT_ISSUES, options=IN_WAN,

@@ -2,24 +2,31 @@
 
 A roster row is a benefit paid to a person named by 姓名 and 身份证号: a row missing either
 goes back to the clerk (quarantine), because nobody can audit a payment to nobody in
-particular. Everything else that is wrong — a mistyped ID, an ID Excel turned into a
-float, an odd date, an unknown community — is flagged and the person stays.
+particular. So does a row whose 所属街道 or 所属社区 is no unit of the org tree: the benefit
+cannot be filed under any street's or community's report until the clerk corrects it. A
+community under another street than the row names is flagged (the community places it).
+Everything else that is wrong — a mistyped ID, an ID Excel turned into a float, an odd
+date — is flagged and the person stays.
 
 低保, 特困 and 高龄津贴 rows have no record id of their own (序号 is the clerk's line count,
 renumbered every month, and an ID number may be unreadable), so they are keyed by file and
 line as the raw layer keeps them; 残疾人 rows by the certificate number. The month of
-低保/特困/残疾人 rows is only in the file name ('低保名册_202608.xlsx').
+低保/特困/残疾人 rows is only in the file name ('低保名册_202608.xlsx'): it becomes `period`,
+and a file whose name states no month goes back whole.
 """
 
 from pipelines.fields import (
     ADDRESS_PARTS,
     AMOUNT_ISSUES,
+    COMMUNITY_NAME,
     ID_PARTS,
     LOCAL_AREA_CODE,
     NAME_KEYS,
     PERIOD_ISSUES,
     PHONE_PARTS,
     SEXES,
+    STREET_NAME,
+    UNKNOWN_REF,
 )
 from warehouse.standardize import Field, TableSpec
 
@@ -34,6 +41,11 @@ CARE_LEVELS = ("全自理", "半护理", "全护理")
 # GB/T 26341-2010 残疾人残疾分类和分级: seven kinds, four grades.
 DISABILITY_KINDS = ("视力", "听力", "言语", "肢体", "智力", "精神", "多重")
 DISABILITY_GRADES = ("一级", "二级", "三级", "四级")
+
+
+# Where the benefit is filed: both must be units of the org tree.
+STREET = Field("street", "所属街道", label="所属街道", ref=STREET_NAME, quarantine_on=UNKNOWN_REF)
+COMMUNITY = Field("community", "所属社区", label="所属社区", ref=COMMUNITY_NAME, quarantine_on=UNKNOWN_REF)
 
 
 def grouped(group: str, leaf: str) -> tuple[str, str]:
@@ -51,6 +63,7 @@ TABLES = [
     TableSpec(
         source="civil_affairs",
         dataset="dibao",
+        period_from_file="period",  # the roster's month, from its file name
         description="城乡低保名册（月报）：户主姓名、身份证号、电话、家庭住址、街道社区、保障人数、月保障金额（元）、保障类别、审批日期",
         key=ROW_KEY,
         fields=(
@@ -61,8 +74,8 @@ TABLES = [
             Field("phone", grouped("户主信息", "联系电话"), "phone", keep=PHONE_PARTS, options=LOCAL_AREA_CODE,
                   label="联系电话"),
             Field("address", "家庭住址", "address", keep=ADDRESS_PARTS, label="家庭住址"),
-            Field("street", "所属街道", label="所属街道"),
-            Field("community", "所属社区", label="所属社区"),
+            STREET,
+            COMMUNITY,
             Field("household_size", grouped("保障信息", "保障人数"), "number", label="保障人数"),
             Field("monthly_amount", (*yuan("保障信息/月保障金额(元)"), *yuan("月保障金额(元)")), "amount",
                   options={"unit": "元"}, label="月保障金额(元)"),
@@ -74,6 +87,7 @@ TABLES = [
     TableSpec(
         source="civil_affairs",
         dataset="tekun",
+        period_from_file="period",  # the roster's month, from its file name
         description="特困供养人员名册（月报）：姓名、身份证号、性别、出生日期、供养方式、月供养金额（元）、护理等级、街道社区、认定日期",
         key=ROW_KEY,
         fields=(
@@ -89,14 +103,15 @@ TABLES = [
                   options={"unit": "元"}, label="月供养金额(元)"),
             Field("care_level", grouped("供养信息", "护理等级"), "code", options={"allowed": CARE_LEVELS},
                   label="护理等级"),
-            Field("street", "所属街道", label="所属街道"),
-            Field("community", "所属社区", label="所属社区"),
+            STREET,
+            COMMUNITY,
             Field("recognized_on", "认定日期", "date", label="认定日期"),
         ),
     ),
     TableSpec(
         source="civil_affairs",
         dataset="disabled",
+        period_from_file="period",  # the roster's month, from its file name
         description="残疾人名册（月报）：姓名、性别、身份证号、残疾证号、残疾类别与等级、电话、居住地址、街道社区、发证日期",
         key=("disability_cert_no",),
         fields=(
@@ -110,8 +125,8 @@ TABLES = [
             Field("disability_grade", "残疾等级", "code", options={"allowed": DISABILITY_GRADES}, label="残疾等级"),
             Field("phone", "联系电话", "phone", keep=PHONE_PARTS, options=LOCAL_AREA_CODE, label="联系电话"),
             Field("address", "居住地址", "address", keep=ADDRESS_PARTS, label="居住地址"),
-            Field("street", "所属街道", label="所属街道"),
-            Field("community", "所属社区", label="所属社区"),
+            STREET,
+            COMMUNITY,
             Field("issued_on", "发证日期", "date", label="发证日期"),
         ),
     ),
@@ -127,8 +142,8 @@ TABLES = [
             Field("id_number", "身份证号", "id_number", required=True, keep=ID_PARTS, label="身份证号"),
             Field("birth_date", "出生日期", "date", label="出生日期"),
             Field("age", "年龄", "number", label="年龄"),
-            Field("street", "所属街道", label="所属街道"),
-            Field("community", "所属社区", label="所属社区"),
+            STREET,
+            COMMUNITY,
             # A payout list: the month and the amount are what the row is for.
             Field("amount", yuan("发放标准(元)"), "amount", required=True, quarantine_on=AMOUNT_ISSUES,
                   options={"unit": "元"}, label="发放标准(元)"),

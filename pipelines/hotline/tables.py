@@ -3,9 +3,12 @@
 One row per ticket as last seen (the API sends a ticket again whenever it changes). The
 caller is often anonymous ('匿名' or nothing), gives only a surname ('王女士') or is a
 company: all kept, flagged by the name normalizer, never quarantined. The handling history
-stays JSON text here; a later stage explodes it into ticket events.
+stays JSON text here; a later stage explodes it into ticket events. The street, community
+and grid a caller names are checked against the org tree and flagged when unknown (or not
+under the street / community the caller named): a caller is no clerk, the ticket stays.
 """
 
+from pipelines.fields import COMMUNITY_NAME, GRID_NAME, STREET_NAME
 from warehouse.standardize import KINDS, Field, TableSpec
 
 # The caller's surname survives '王女士' (name.honorific): still a blocking key.
@@ -48,9 +51,9 @@ TABLES = [
             Field("handling_unit", "handlingUnit", label="承办单位"),
             Field("satisfaction", "satisfaction", "code", options={"allowed": SATISFACTION}, label="满意度"),
             # What the caller said of where: street, community, grid (names, often empty).
-            Field("street", "street", label="所属街道"),
-            Field("community", "community", label="所属社区"),
-            Field("grid_name", "grid", label="所属网格"),
+            Field("street", "street", label="所属街道", ref=STREET_NAME),
+            Field("community", "community", label="所属社区", ref=COMMUNITY_NAME),
+            Field("grid_name", "grid", label="所属网格", ref=GRID_NAME),
             Field("history", "history", label="办理过程"),
         ),
     ),

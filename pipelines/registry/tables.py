@@ -2,13 +2,15 @@
 
 Both are reference data the other sources are checked against, so they are kept whole:
 only a row without its own code (or, for a building, without a name to show and match)
-is quarantined. Grid codes and parent codes are checked against the tree later, across
-tables, not here.
+is quarantined — and a row that points where the tree has nothing: a unit whose parent code
+is not in the same dump of the tree, a building whose grid code is no grid of the tree (the
+building cannot be placed in any grid's report; the grid office corrects it).
 """
 
 import polars as pl
 
-from warehouse.standardize import Field, TableSpec
+from pipelines.fields import GRID_CODE, UNKNOWN_REF
+from warehouse.standardize import Field, Ref, TableSpec
 
 # Levels of the org tree. The district uses 区/街道/社区/网格; 镇/乡/村 are the rural
 # equivalents the national tree has (白沙镇 is filed as a 街道-level unit here).
@@ -28,7 +30,9 @@ TABLES = [
             Field("org_code", "code", required=True, label="机构代码"),
             Field("org_name", "name", required=True, label="机构名称"),
             Field("org_level", "level", "code", options={"allowed": ORG_LEVELS}, label="层级"),
-            Field("parent_code", "parent_code", label="上级代码"),  # empty for the district itself
+            # Empty for the district itself; otherwise a unit of the same tree.
+            Field("parent_code", "parent_code", label="上级代码", quarantine_on=UNKNOWN_REF,
+                  ref=Ref("registry__org_unit", "org_code", label="本次报送的组织机构树")),
         ),
     ),
     TableSpec(
@@ -44,7 +48,7 @@ TABLES = [
             Field("address", "address", "address", keep=ADDRESS_PARTS, label="门牌地址"),
             Field("building_kind", "kind", "code", options={"allowed": BUILDING_KINDS}, label="楼栋类型"),
             Field("floors", "floors", "number", label="层数"),
-            Field("grid_code", "grid_code", label="所属网格"),
+            Field("grid_code", "grid_code", label="所属网格", ref=GRID_CODE, quarantine_on=UNKNOWN_REF),
             # Coordinates help the map, not matching: a missing one does not hold the building back.
             Field("lon", "lon", "number", options={"dtype": pl.Float64}, label="经度"),
             Field("lat", "lat", "number", options={"dtype": pl.Float64}, label="纬度"),

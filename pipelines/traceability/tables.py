@@ -2,8 +2,11 @@
 
 A registration names a batch (追溯码) and its producer (生产企业USCC); an event moves a code
 from one enterprise to the next. A row without its code, or a registration without its
-producer, is useless and goes back. Mistyped USCCs and odd dates are flagged; whether a
-code was registered, and whether a chain misses a link, are checked across tables later.
+producer, is useless and goes back — and so is a row whose code fails the platform's check
+digit (or holds no real production date): it names no batch anyone can trace. Mistyped USCCs
+and odd dates are flagged; whether a code was registered, and whether a chain misses a link,
+are checked across tables later. A registration keeps the origin region and production date
+its code encodes (`trace_region_code`, `trace_production_date`) beside the ones it states.
 """
 
 import polars as pl
@@ -14,6 +17,9 @@ from warehouse.standardize import Field, TableSpec
 UNITS = ("公斤", "千克", "斤", "吨", "克", "箱", "袋", "件", "盒", "瓶", "桶", "只", "头", "个")
 # The chain of a batch: origin → wholesale market → retail.
 EVENT_TYPES = ("产地出场", "批发市场入场", "批发交易", "零售入场", "零售销售")
+# A code that is not a code: the row names no batch.
+TRACE_ISSUES = ("trace.excel_precision_lost", "trace.bad_chars", "trace.bad_length", "trace.bad_checksum",
+                "trace.bad_date")
 
 TABLES = [
     TableSpec(
@@ -23,7 +29,8 @@ TABLES = [
         key=("trace_code",),
         timestamp="production_date",
         fields=(
-            Field("trace_code", "追溯码", required=True, label="追溯码"),
+            Field("trace_code", "追溯码", "trace_code", required=True, quarantine_on=TRACE_ISSUES, label="追溯码",
+                  keep={"trace_region": "trace_region_code", "trace_date": "trace_production_date"}),
             Field("product", "品名", label="品名"),
             Field("origin", "产地", label="产地"),
             Field("producer_uscc", "生产企业USCC", "uscc", required=True, label="生产企业USCC"),
@@ -40,7 +47,7 @@ TABLES = [
         timestamp="event_time",
         fields=(
             Field("event_id", "event_id", required=True, label="事件编号"),
-            Field("trace_code", "code", required=True, label="追溯码"),
+            Field("trace_code", "code", "trace_code", required=True, quarantine_on=TRACE_ISSUES, label="追溯码"),
             Field("event_type", "event_type", "code", options={"allowed": EVENT_TYPES}, label="环节"),
             Field("from_uscc", "from_uscc", "uscc", label="上游企业USCC"),
             Field("to_uscc", "to_uscc", "uscc", label="下游企业USCC"),

@@ -36,9 +36,9 @@ def test_file_inboxes_have_sensors_and_databases_and_api_have_schedules():
 
 
 def test_every_standardized_table_has_a_blocking_reconciliation_check():
-    checks = {key.asset_key: key.name for c in defs.asset_checks for key in c.check_keys}
+    blocking = {(spec.asset_key, spec.name) for c in defs.asset_checks for spec in c.check_specs if spec.blocking}
     stds = [k for k in (s.key for s in defs.resolve_all_asset_specs()) if k.path[0] == "std"]
-    assert len(stds) == 16 and all(checks.get(k) == "reconciled" for k in stds)
+    assert len(stds) == 16 and all((k, "reconciled") in blocking for k in stds)
 
 
 def test_entities_follow_their_standardized_inputs_and_the_publish_follows_all_entities():

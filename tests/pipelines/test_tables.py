@@ -11,6 +11,8 @@ the tests check that the declarations route each kind of dirt where it belongs:
   '王女士') → a flag on the standardized row, the row stays;
 - format dirt (full-width digits, '+86', 15-digit IDs, traditional characters, …) → the
   clean value, as if the clerk had typed it right;
+- a name or code the org tree does not know (checked against the standardized registry)
+  → quarantine where the declaration says the row cannot be filed without it;
 - what no single row can reveal (a wrong but well-formed date, a homophone, a code that
   is not in another table) → passes here and is left to later stages, counted and printed.
 
@@ -61,7 +63,9 @@ TRUTH_ROW_KEY = {"insured_person": "person_no", "payment": "payment_id", "recipi
 #   flag:       the row stays, with an issue on the field
 #   later:      nothing in the row itself shows it (a code missing from another table);
 #               cross-table checks find it, so here the row must simply stay
-Q, FLAG, LATER = "quarantine", "flag", "later"
+#   checked:    quarantined exactly when the value fails its own check (a random code passes
+#               a check digit now and then; those are left for later)
+Q, FLAG, LATER, CHECKED = "quarantine", "flag", "later", "checked"
 ROW_FAULTS: dict[tuple[str, str, str], str] = {
     # every CSV: a clerk typed a comma into an unquoted field
     **{(d, "ragged_line", "*"): Q for d in ("building", "disabled", "elderly_allowance", "tax_record", "trace_code",
@@ -69,25 +73,25 @@ ROW_FAULTS: dict[tuple[str, str, str], str] = {
     ("building", "missing_field", "name"): Q,
     ("building", "missing_field", "lon"): LATER,
     ("building", "missing_field", "lat"): LATER,
-    ("building", "unknown_code", "grid_code"): LATER,
+    ("building", "unknown_code", "grid_code"): Q,  # no grid of the org tree
     ("dibao", "missing_field", "姓名"): Q,
     ("dibao", "missing_field", "身份证号"): Q,
     ("dibao", "bad_date", "审批日期"): FLAG,
-    ("dibao", "unknown_code", "所属社区"): LATER,
+    ("dibao", "unknown_code", "所属社区"): Q,  # no community of the org tree
     ("tekun", "missing_field", "姓名"): Q,
     ("tekun", "missing_field", "身份证号"): Q,
     ("tekun", "bad_date", "出生日期"): FLAG,
     ("tekun", "bad_date", "认定日期"): FLAG,
-    ("tekun", "unknown_code", "所属社区"): LATER,
+    ("tekun", "unknown_code", "所属社区"): Q,  # no community of the org tree
     ("disabled", "missing_field", "姓名"): Q,
     ("disabled", "missing_field", "身份证号"): Q,
     ("disabled", "missing_field", "残疾证号"): Q,
     ("disabled", "bad_date", "发证日期"): FLAG,
-    ("disabled", "unknown_code", "所属社区"): LATER,
+    ("disabled", "unknown_code", "所属社区"): Q,  # no community of the org tree
     ("elderly_allowance", "missing_field", "姓名"): Q,
     ("elderly_allowance", "missing_field", "身份证号"): Q,
     ("elderly_allowance", "bad_date", "出生日期"): FLAG,
-    ("elderly_allowance", "unknown_code", "所属社区"): LATER,
+    ("elderly_allowance", "unknown_code", "所属社区"): Q,  # no community of the org tree
     ("tax_record", "missing_field", "统一社会信用代码"): Q,
     ("tax_record", "missing_field", "纳税人名称"): Q,
     ("tax_record", "bad_date", "所属期"): Q,
@@ -95,8 +99,8 @@ ROW_FAULTS: dict[tuple[str, str, str], str] = {
     ("trace_code", "missing_field", "追溯码"): Q,
     ("trace_code", "missing_field", "生产企业USCC"): Q,
     ("trace_code", "bad_date", "生产日期"): FLAG,
-    ("trace_code", "unknown_code", "追溯码"): LATER,  # 20 random digits: the GS1 check would see it
-    ("trace_event", "unknown_code", "code"): LATER,
+    ("trace_code", "unknown_code", "追溯码"): CHECKED,  # 20 random digits: the check digit sees most
+    ("trace_event", "unknown_code", "code"): CHECKED,
     ("heritage_site", "missing_field", "保护级别"): LATER,  # a site without a level is still a site
     ("heritage_site", "missing_field", "地址"): LATER,
     ("heritage_site", "bad_date", "登记日期"): FLAG,
@@ -135,8 +139,8 @@ FIELD_DIRT: dict[tuple[str, str], str | frozenset[str]] = {
     ("sex", "flipped"): LATER,  # disagrees with the ID's sex: a cross-field check
     ("building_name", "alias"): LATER,  # matched to the ledger later
     ("building_name", "stray_space"): LATER,
-    # '12F', 'F12', '12层', '12楼': no floor normalizer yet, so 'number' flags them
-    **{("floor", k): frozenset({"number.unparseable"}) for k in ("suffix_f", "prefix_f", "ceng", "lou")},
+    # '12F', 'F12', '12层', '12楼': read by the floor normalizer
+    **{("floor", k): VALUE for k in ("suffix_f", "prefix_f", "ceng", "lou")},
     ("amount_wan", "in_yuan"): LATER,  # 元 written in a 万元 column: only the parts' sum shows it
     **{("coords", k): LATER for k in ("dms", "swapped", "fullwidth_comma")},  # no coordinates normalizer yet
     ("reading", "glitch"): LATER,  # -999 / 9999 / 85: a range rule on the table
@@ -200,14 +204,17 @@ ALL_SPECS = [spec for module in DEPARTMENTS for spec in tables_of(module)]
 
 
 def standardize_all(raw_dir: Path) -> dict[str, Dataset]:
-    """Every raw batch of every dataset standardized with its spec, keyed by dataset."""
+    """Every raw batch of every dataset standardized with its spec, keyed by dataset; the
+    registry first, whose latest org tree is the reference of the others' checks."""
     store = RawStore(raw_dir)
     out = {}
-    for spec in ALL_SPECS:
+    references: dict[str, pl.DataFrame] = {}
+    for spec in sorted(ALL_SPECS, key=lambda s: s.source != "registry"):
         raws, rows, held, counts = [], [], [], []
         for batch in store.batches(spec.source, spec.dataset):
             raw = read_raw_batch(batch)
-            result = standardize(raw, spec)
+            result = standardize(raw, spec, references=references)
+            assert not result.unchecked, f"{spec.table}: reference missing for {result.unchecked}"
             counts.append((batch.batch_id, raw.height, result.rows.height, result.quarantine.height))
             raws.append(raw)
             rows.append(result.rows)
@@ -217,6 +224,7 @@ def standardize_all(raw_dir: Path) -> dict[str, Dataset]:
             _truth_key=pl.col(pk) if pk else pl.format("{}:{}", "_source_file", "_row_number"))
         out[spec.dataset] = Dataset(spec, raw, pl.concat(rows, how="diagonal_relaxed"), pl.concat(held), counts,
                                     rows[-1])
+        references[spec.table] = rows[-1]
     return out
 
 
@@ -290,7 +298,13 @@ def test_row_fault_policy_is_what_the_specs_declare():
             assert field.kind in ("date", "datetime", "period"), (dataset, column)
             assert bool(blocking) == (policy == Q), (dataset, column, policy)
         elif fault == "unknown_code":
-            assert policy == LATER and "code.unknown" not in field.quarantine_on, (dataset, column)
+            if policy == Q:  # a referential check to the org tree holds the row
+                assert field.ref is not None and "ref.unknown" in field.quarantine_on, (dataset, column)
+            elif policy == CHECKED:  # the kind's own check holds the row
+                assert set(field.quarantine_on) - {empty}, (dataset, column)
+            else:
+                assert policy == LATER and "code.unknown" not in field.quarantine_on, (dataset, column)
+                assert field.ref is None or "ref.unknown" not in field.quarantine_on, (dataset, column)
 
 
 # --- nothing is lost -------------------------------------------------------------------------
@@ -364,13 +378,19 @@ def test_row_faults_land_where_the_policy_says(datasets, truth):
         mine = faults.filter(pl.col("raw_dataset") == name)
         placed = outcomes(ds).join(ds.rows.select("_batch_id", "_row_number", "_issues"),
                                    on=["_batch_id", "_row_number"], how="left")
-        hits = placed.join(mine.select(_truth_key="row_key", fault="kind", column="field"), on="_truth_key")
+        hits = placed.join(mine.select(_truth_key="row_key", fault="kind", column="field", _value="dirty_value"),
+                           on="_truth_key")
         for row in hits.iter_rows(named=True):
             policy = ROW_FAULTS.get((name, row["fault"], row["column"]))
             assert policy, f"no policy for {(name, row['fault'], row['column'])}: add one to ROW_FAULTS"
             field = next((f.name for f in ds.spec.fields if row["column"] in f.sources), None)
             if policy == Q:
                 ok = row["quarantined"]
+            elif policy == CHECKED:
+                f = next(f for f in ds.spec.fields if row["column"] in f.sources)
+                kind = KINDS[f.kind]
+                fails = kind.normalize(pl.Series([row["_value"]], dtype=pl.String), **f.options)[kind.issue][0]
+                ok = row["quarantined"] == (fails is not None)
             elif policy == FLAG:
                 ok = not row["quarantined"] and any(i.startswith(f"{field}:") for i in row["_issues"])
             else:

@@ -115,6 +115,7 @@ def test_scorecard_counts_what_the_layers_hold(tmp_path):
     assert json.loads(row["quarantine_by_rule"]) == {"name.empty": 1}
     assert json.loads(row["issues_by_field"]) == {"id_number": 1}
     assert row["uniqueness"] == 1 / 3  # P2 twice
-    # 4 fields x 3 rows = 12 values; present: 3 person_no + 3 name + 1 id + 3 status = 10.
-    assert row["completeness"] == 10 / 12
+    # 4 fields x 3 rows = 12 values; delivered: 3 person_no + 3 name + 2 id (one invalid) + 3 status = 11.
+    assert row["completeness"] == 11 / 12
     assert row["validity"] == 10 / 11  # 11 values were there to check, one was flagged
+    assert json.loads(row["empty_by_field"]) == {"id_number": 1}  # P2's second row has no ID

@@ -26,12 +26,25 @@ naive arithmetic gives. Serials must have 4-5 digits and must not look like a ye
 Periods: 'YYYYMM', 'YYYY-MM', 'YYYY/M', 'YYYY年M月', and a date on the 1st of a month (what
 Excel makes of a typed '2026-08').
 
+    period_from_file_name(names) -> pl.DataFrame
+        period        pl.Date, the first day of the month the file name states
+        period_issue  null | 'period.not_in_file_name' | 'period.ambiguous_file_name'
+
+Monthly exports carry their month only in the file name: '低保名册_202608.xlsx',
+'区划网格_20260831.csv' (the month's last day), '2026年10月低保名册.xlsx', '名册(2026-10).csv',
+'2026年十月名册.xlsx'. A year must be 19xx/20xx and a digit run must be exactly 6 or 8 long
+(no digits around it), so a region code or a serial is not read as a month. Two different
+months in one form ('名册_202608_202609.xlsx') are ambiguous: nobody can tell which is meant;
+a more explicit form wins over a less explicit one ('2026年10月名册_20261105导出.xlsx' is
+October: '年月' over 'YYYY-MM' over a bare digit run).
+
 Speed: canonical shapes ('YYYY-MM-DD', 'YYYYMMDD', 'YYYY/MM/DD', 'YYYY-MM-DD HH:MM:SS[.ffffff]')
 are parsed by strptime after a shape check; only the other rows pay for the full regex.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import polars as pl
@@ -54,6 +67,9 @@ REASONS: dict[str, str] = {
     "period.unparseable": "所属期格式无法识别（应为如202401或2024-01的年月）",
     "period.bad_month": "所属期的月份不存在（应为1到12月）",
     "period.out_of_range": "所属期超出合理范围",
+    "period.not_in_file_name": "文件名中没有可识别的所属月份（应如“低保名册_202608.xlsx”或“2026年8月低保名册.xlsx”），"
+                               "无法确定这份名册是哪个月的，请按规范命名后重新报送",
+    "period.ambiguous_file_name": "文件名中有两个不同的月份，无法确定这份名册是哪个月的，请只保留所属月份后重新报送",
 }
 
 # Canonical shapes, parsed by strptime (fast) on the rows that have them: (shape, format).
@@ -273,3 +289,42 @@ def normalize_period(values: pl.Series, *, excel_serials: bool = True, min_year:
                                                      pl.when(ok_month).then(m).otherwise(1), 1)),
         period_issue=issue,
     )
+
+
+_CN_MONTHS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+              "十一": 11, "十二": 12}
+_FILE_MONTHS = (
+    re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})\s*年\s*([0-9]{1,2}|十[一二]?|[一二三四五六七八九])\s*月"),
+    re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})[-_./]([0-9]{1,2})(?:[-_./][0-9]{1,2})?(?![0-9])"),
+    re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})([0-9]{2})(?:[0-9]{2})?(?![0-9])"),
+)
+
+
+def _file_month(name: str) -> tuple[date | None, str | None]:
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", name.replace("\\", "/").rsplit("/", 1)[-1])
+    months: set[date] = set()
+    for pattern in _FILE_MONTHS:  # the most explicit form found wins: '2026年10月名册_20261105导出'
+        for y, m in pattern.findall(stem):
+            month = _CN_MONTHS.get(m) or int(m)
+            if 1 <= month <= 12:
+                months.add(date(int(y), month, 1))
+        if months:
+            break
+    if not months:
+        return None, "period.not_in_file_name"
+    if len(months) > 1:
+        return None, "period.ambiguous_file_name"
+    return months.pop(), None
+
+
+def period_from_file_name(names: pl.Series) -> pl.DataFrame:
+    """The month a monthly export's file name states; see the module doc. Parsed once per
+    distinct name (a batch has one file, or a few), joined back."""
+    names = nfkc_text(names)
+    uniq = names.drop_nulls().unique().to_list()
+    parsed = [_file_month(n) for n in uniq]
+    table = pl.DataFrame({"name": uniq, "period": [p for p, _ in parsed], "period_issue": [i for _, i in parsed]},
+                         schema={"name": pl.String, "period": pl.Date, "period_issue": pl.String})
+    out = pl.DataFrame({"name": names}).join(table, on="name", how="left", maintain_order="left")
+    return out.select("period", pl.when(pl.col("period").is_null())
+                      .then(pl.col("period_issue").fill_null(pl.lit("period.not_in_file_name"))).alias("period_issue"))
