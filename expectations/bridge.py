@@ -73,6 +73,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from warehouse.masking import mask_value
+
 if TYPE_CHECKING:  # GX and pandas are imported on first use, never at module import
     import great_expectations as gx
     import pandas as pd
@@ -248,24 +250,20 @@ def is_personal_column(column: Any) -> bool:
     return isinstance(column, str) and PERSONAL_COLUMN.search(column) is not None
 
 
+# One set of masking rules for the whole product (warehouse/masking.py): the base library's
+# views, exports, logs and these samples show a value the same way.
 def mask_id_number(text: str) -> str:
-    return text[:6] + "*" * (len(text) - 10) + text[-4:]
+    return mask_value(text, "id_number")
 
 
 def mask_phone(text: str) -> str:
-    """Digits but the first 3 and last 4 starred, separators kept: 138****8000, 037*-****5678."""
-    positions = [i for i, ch in enumerate(text) if ch.isdigit()]
-    hide = set(positions[3:-4]) if len(positions) > 7 else set(positions[1:])
-    return "".join("*" if i in hide else ch for i, ch in enumerate(text))
+    """138****8000; landlines keep their area code: 0371-****1234."""
+    return mask_value(text, "phone")
 
 
 def mask_name(text: str) -> str:
     """王*明; two characters 王*; one character *."""
-    if len(text) <= 1:
-        return "*" * len(text)
-    if len(text) == 2:
-        return text[0] + "*"
-    return text[0] + "*" * (len(text) - 2) + text[-1]
+    return mask_value(text, "name")
 
 
 def _mask_other(text: str) -> str:
