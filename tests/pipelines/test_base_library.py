@@ -113,3 +113,26 @@ def test_rerunning_resolution_changes_no_id_and_publishes_a_new_snapshot(home):
     assert meta["person"]["truth_f1"] >= 0.98
     assert meta["library"]["snapshot_version"] == store.current()
     duckdb.connect(str(store.catalog_path()), read_only=True).close()
+
+
+def test_a_month_later_existing_ids_stay_unless_the_change_log_says_why(home):
+    """district advance: new people, updated records, next month's rosters. Every record that
+    had an id keeps it, except where the id change log records a merge or split."""
+    import district
+    from citybase.demo import deliver_exports
+
+    settings, _ = home
+    before = pl.read_parquet(settings.home / "entities" / "person" / "xref.parquet")
+    changes_before = pl.read_parquet(settings.home / "entities" / "person" / "changes.parquet").height
+    district.advance(settings.district_dir)
+    deliver_exports(settings)
+    out = io.StringIO()
+    assert run_demo(settings, PERSONS, SEED, fresh=False, console=Console(file=out, width=200)), out.getvalue()
+    after = pl.read_parquet(settings.home / "entities" / "person" / "xref.parquet")
+    assert after.height > before.height  # the month brought records
+    log = pl.read_parquet(settings.home / "entities" / "person" / "changes.parquet").slice(changes_before)
+    explained = set(log.filter(pl.col("change").is_in(["merged_into", "split_from"]))
+                    .select(pl.concat_list("entity_id", "related_id")).explode("entity_id")["entity_id"].drop_nulls())
+    moved = before.join(after, on="record_id", suffix="_now").filter(pl.col("person_id") != pl.col("person_id_now"))
+    assert moved.filter(~pl.col("person_id").is_in(list(explained))).height == 0
+    assert moved.height <= 0.01 * before.height
