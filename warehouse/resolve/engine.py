@@ -108,8 +108,11 @@ def gather(config: EntityConfig, frames: Mapping[str, pl.DataFrame]) -> pl.DataF
 
 
 def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> tuple[pl.DataFrame, ClusterStats]:
-    """record_id → cluster (dense int), evidence ('deterministic' / 'probabilistic' / 'single'),
-    match_probability of a probabilistic link."""
+    """record_id → cluster (int), evidence and match_probability of a probabilistic link.
+
+    evidence: 'deterministic' (has a key), 'exact' (joined through exact_links),
+    'probabilistic' (joined its best Splink match), 'linked' (an identical copy of another
+    record, or the target of someone's best link), 'single' (alone)."""
     stats = ClusterStats(records=records.height)
     n = records.height
     idx = pl.int_range(n, dtype=pl.Int64, eager=True)
