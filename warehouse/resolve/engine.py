@@ -154,12 +154,13 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
     best = pl.DataFrame(schema={"i": pl.Int64, "j": pl.Int64, "p": pl.Float64})
     if config.probabilistic and (~has_key).any():
         started = time.perf_counter()
-        # Records identical in everything the model reads (monthly copies of a roster, one
-        # employer written the same way by many insured) are scored once, through the first.
-        # Copies also say nothing about how a person's records vary, which is what m measures.
+        # Records of one source identical in everything the model reads (monthly copies of a
+        # roster, one employer written the same way by many insured) are scored once, through
+        # the first: copies would skew m toward agreement. Identical records of two sources
+        # stay apart: that two departments agree is what m should see.
         features = [*config.deterministic, *_model_columns(config)]
-        groups = (records.select(features).with_columns(idx.alias("i"), has_key.alias("k"))
-                  .with_columns(pl.col("i").min().over([*features, "k"]).alias("rep")))
+        groups = (records.select(*features, "source").with_columns(idx.alias("i"), has_key.alias("k"))
+                  .with_columns(pl.col("i").min().over([*features, "source", "k"]).alias("rep")))
         reps = groups.filter(pl.col("i") == pl.col("rep"))["i"]
         local = score_pairs(records[reps], has_key[reps], config, seed=seed)
         pairs = local.with_columns(pl.col("i").replace_strict(pl.int_range(reps.len(), eager=True), reps),
@@ -248,6 +249,12 @@ def score_pairs(records: pl.DataFrame, has_key: pl.Series, config: EntityConfig,
         try:
             linker = Linker(sdf, settings, log_level=None)
             linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed, min_count_per_level=None, num_chunks=1)
+            # An exact match on a phone or a name is rarer than a random sample can see (at 1M
+            # records, 3e5 random pairs hold no two equal phones, and Splink then gives that
+            # level no weight at all). Its u is computed instead: the chance two random values
+            # are equal, Σ share², from the value counts.
+            trained = _exact_u(linker.misc.save_model_to_json(), pl.from_arrow(table))
+            linker = Linker(sdf, trained, log_level=None)
             if config.deterministic and records.height > 1:
                 linker.training.estimate_m_from_label_column("_label")
             for rule in model.training:
@@ -267,6 +274,30 @@ def score_pairs(records: pl.DataFrame, has_key: pl.Series, config: EntityConfig,
         return pairs.cast({"i": pl.Int64, "j": pl.Int64, "p": pl.Float64})
     finally:
         con.close()
+
+
+def _exact_u(model: dict, table: pl.DataFrame) -> dict:
+    """Set u of every exact-match level on a plain column to Σ share² of its values."""
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            column = _exact_column(level.get("sql_condition", ""))
+            if column is None or column not in table.columns or level.get("is_null_level"):
+                continue
+            values = table[column].drop_nulls()
+            if values.dtype == pl.List(pl.String):
+                values = values.list.join(" ")
+            if values.len() < 2:
+                continue
+            shares = values.value_counts(name="n")["n"].cast(pl.Float64) / values.len()
+            level["u_probability"] = max(float((shares * shares).sum()), 1e-12)
+    return model
+
+
+def _exact_column(condition: str) -> str | None:
+    import re
+
+    match = re.fullmatch(r'"([^"]+)_l"\s*=\s*"([^"]+)_r"', condition.strip())
+    return match.group(1) if match and match.group(1) == match.group(2) else None
 
 
 def _model_columns(config: EntityConfig) -> list[str]:
