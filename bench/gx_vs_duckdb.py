@@ -14,8 +14,9 @@ date range. They run three ways:
     polars  the same rules as polars expressions (how row rules run in warehouse.standardize)
 
 It prints a table of timings and a per-check comparison of the unexpected counts (they must
-agree). GX's import and context are timed separately: a process pays them once. Nothing is
-written: the lead folds the table into BENCHMARKS.md.
+agree). GX's import and context are timed separately: a process pays them once. Run alone it
+writes nothing; `python -m bench` runs it as its `gx` stage (`measure` in a fresh process) and
+writes the tables into BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -224,28 +225,46 @@ def run_polars(frame: pl.DataFrame) -> dict:
 
 # ---- report ----------------------------------------------------------------------------------
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--samples", type=int, default=5, help="unexpected values kept per check")
-    parser.add_argument("--per-expectation", action="store_true", help="also time each GX expectation alone")
-    args = parser.parse_args()
-
+def measure(rows: int = 1_000_000, seed: int = 7, samples: int = 5, per_expectation: bool = False) -> dict:
+    """Generate the table and run the three ways on it; plain data (picklable) back."""
     t0 = time.perf_counter()
-    frame = make_table(args.rows, args.seed)
-    print(f"data: {frame.height:,} rows × {frame.width} columns, {frame.estimated_size('mb'):.0f} MB "
-          f"(generated in {time.perf_counter() - t0:.1f}s); 8 checks")
-
-    duck = run_duckdb(frame, args.samples)
+    frame = make_table(rows, seed)
+    data = {"rows": frame.height, "columns": frame.width, "mb": frame.estimated_size("mb"),
+            "generated_s": time.perf_counter() - t0}
+    duck = run_duckdb(frame, samples)
     fast = run_polars(frame)
-    gx = run_gx(frame, args.samples, args.per_expectation)
+    gx = run_gx(frame, samples, per_expectation)
+    del frame
+    agree = all(gx["counts"][c] == duck["counts"][c] == fast["counts"][c] for c in CHECKS)
+    versions = {m: _version(m) for m in ("great_expectations", "pandas", "duckdb", "polars")}
+    return {"data": data, "duckdb": duck, "polars": fast, "gx": _plain(gx), "agree": agree, "versions": versions,
+            "samples": samples, "expectations": len(SUITE["expectations"])}
 
+
+def _plain(value):
+    """numpy scalars and the like → Python numbers, so the result pickles and prints plainly."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
+
+
+def ratio(result: dict) -> tuple[float, float]:
+    """GX / DuckDB and GX / polars, each on its 2nd (warm) run."""
+    g2 = result["gx"]["second"]["total"]
+    return g2 / result["duckdb"]["second"], g2 / result["polars"]["second"]
+
+
+def timing_table(result: dict) -> str:
+    gx, duck, fast = result["gx"], result["duckdb"], result["polars"]
     g1, g2 = gx["first"], gx["second"]
     rows = [
         ("GX import (+ custom expectations, suite load)", gx["import_and_load_suite"], "once per process"),
         ("GX ephemeral context + pandas datasource", gx["context"], "once per process"),
-        ("GX validate, 1st: polars → pandas", g1["prepare"], f"{len(SUITE['expectations'])} expectations"),
+        ("GX validate, 1st: polars → pandas", g1["prepare"], f"{result['expectations']} expectations"),
         ("GX validate, 1st: GX run", g1["validate"], ""),
         ("GX validate, 1st: total", g1["total"], ""),
         ("GX validate, 2nd: total", g2["total"], f"prepare {g2['prepare']:.2f} + run {g2['validate']:.2f}"),
@@ -254,34 +273,55 @@ def main() -> None:
         ("polars expressions, 1st", fast["first"], "counts only"),
         ("polars expressions, 2nd", fast["second"], "counts only"),
     ]
-    print()
-    print("| step | seconds | note |")
-    print("|---|---:|---|")
-    for label, seconds, note in rows:
-        print(f"| {label} | {seconds:.3f} | {note} |")
-    print(f"\nGX (2nd validate) / DuckDB (2nd query): {g2['total'] / duck['second']:.1f}x; "
-          f"GX / polars: {g2['total'] / fast['second']:.1f}x")
+    lines = ["| step | seconds | note |", "|---|---:|---|"]
+    lines += [f"| {label} | {seconds:.3f} | {note} |" for label, seconds, note in rows]
+    return "\n".join(lines)
 
-    if gx["alone"]:
-        print()
-        print("| GX expectation alone | seconds (incl. pandas conversion of its column) |")
-        print("|---|---:|")
-        for check, seconds in gx["alone"].items():
-            print(f"| {check} | {seconds:.3f} |")
 
-    print()
-    print("| check | GX unexpected | DuckDB | polars |")
-    print("|---|---:|---:|---:|")
-    agree = True
+def alone_table(result: dict) -> str:
+    lines = ["| GX expectation alone | seconds (incl. pandas conversion of its column) |", "|---|---:|"]
+    lines += [f"| {check} | {seconds:.3f} |" for check, seconds in result["gx"]["alone"].items()]
+    return "\n".join(lines)
+
+
+def counts_table(result: dict) -> str:
+    lines = ["| check | GX unexpected | DuckDB | polars |", "|---|---:|---:|---:|"]
     for check in CHECKS:
-        a, b, c = gx["counts"][check], duck["counts"][check], fast["counts"][check]
-        agree &= a == b == c
-        print(f"| {check} | {a:,} | {b:,} | {c:,} |")
+        a, b, c = (result[w]["counts"][check] for w in ("gx", "duckdb", "polars"))
+        lines.append(f"| {check} | {a:,} | {b:,} | {c:,} |")
+    return "\n".join(lines)
+
+
+def versions_line(result: dict) -> str:
+    v = result["versions"]
+    return (f"Python {platform.python_version()}; GX {v['great_expectations']}, pandas {v['pandas']}, "
+            f"DuckDB {v['duckdb']}, polars {v['polars']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--samples", type=int, default=5, help="unexpected values kept per check")
+    parser.add_argument("--per-expectation", action="store_true", help="also time each GX expectation alone")
+    args = parser.parse_args()
+
+    result = measure(args.rows, args.seed, args.samples, args.per_expectation)
+    d = result["data"]
+    print(f"data: {d['rows']:,} rows × {d['columns']} columns, {d['mb']:.0f} MB "
+          f"(generated in {d['generated_s']:.1f}s); {result['expectations']} checks")
+    print()
+    print(timing_table(result))
+    to_duck, to_polars = ratio(result)
+    print(f"\nGX (2nd validate) / DuckDB (2nd query): {to_duck:.1f}x; GX / polars: {to_polars:.1f}x")
+    if result["gx"]["alone"]:
+        print()
+        print(alone_table(result))
+    print()
+    print(counts_table(result))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\ncounts agree: {agree}; peak RSS {peak:.0f} MB; Python {platform.python_version()}; "
-          f"GX {_version('great_expectations')}, pandas {_version('pandas')}, DuckDB {_version('duckdb')}, "
-          f"polars {pl.__version__}")
-    if not agree:
+    print(f"\ncounts agree: {result['agree']}; peak RSS {peak:.0f} MB; {versions_line(result)}")
+    if not result["agree"]:
         raise SystemExit("the three ways disagree on the unexpected counts")
 
 

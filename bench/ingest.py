@@ -5,20 +5,21 @@ same CSV / JSON-lines files (a UTF-8 copy where the source is GBK, since DuckDB 
 GBK without an extension) and writing Parquet; for workbooks, calamine (fastexcel) straight
 to Parquet; for SQL, a bare DB-API fetchall into Arrow and Parquet. The ratio is what our
 connectors and raw layer (text-typing, metadata columns, manifests, lossless fallbacks) cost.
+
+What a measured load lands is kept (moved, untimed, into `<data>/raw-<persons>-<seed>/`, each
+dataset replacing the previous run's), so the standardization stage works on
+exactly the raw layer this stage produced.
 """
 
 from __future__ import annotations
 
-import resource
+import os
 import shutil
 import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @dataclass(frozen=True)
 class Case:
@@ -70,13 +71,6 @@ def cases(district_dir: Path) -> list[Case]:
     return out
 
 
-def measured(fn, *args) -> dict:
-    """Runs in the child process: result of fn plus this process's peak RSS."""
-    result = fn(*args)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return result
-
-
 def _spec(case: Case):
     for module in _departments():
         if module.DEPARTMENT.key == case.source:
@@ -84,7 +78,14 @@ def _spec(case: Case):
     raise LookupError(case)
 
 
-def run_case(case: Case, work: str) -> dict:
+def raw_dir(data: Path, persons: int, seed: int) -> Path:
+    """Where the benchmark district's raw layer is kept between stages."""
+    return data / f"raw-{persons}-{seed}"
+
+
+def run_case(case: Case, work: str, keep: str | None = None) -> dict:
+    """Land one dataset into a fresh raw store and time it; with `keep`, move what landed
+    into the raw store at `keep` afterwards (replacing that dataset there)."""
     from warehouse import landing
     from warehouse.raw import RawStore
 
@@ -98,8 +99,8 @@ def run_case(case: Case, work: str) -> dict:
         elif case.kind == "file":
             inbox = root / "inbox"
             inbox.mkdir(parents=True)
-            for f in case.files:
-                (inbox / Path(f).name).symlink_to(f)
+            for f in case.files:  # delivered as files: the inbox refuses symbolic links
+                _deliver(Path(f), inbox / Path(f).name)
             report = landing.load_inbox(store, source=case.source, spec=spec, inbox=inbox)
         else:
             from district.hotline import HotlineServer
@@ -108,9 +109,26 @@ def run_case(case: Case, work: str) -> dict:
                 started = time.perf_counter()
                 report = landing.load_http(store, source=case.source, spec=spec, base_url=server.url)
         seconds = time.perf_counter() - started
+        if keep:
+            _keep(store, RawStore(keep), case)
         return {"rows": report.rows, "seconds": seconds, "bytes": _input_bytes(case)}
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _deliver(source: Path, target: Path) -> None:
+    """A hard link where the filesystem allows one (a regular file, no copying), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _keep(landed, kept, case: Case) -> None:
+    source, target = landed.dataset_dir(case.source, case.dataset), kept.dataset_dir(case.source, case.dataset)
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
 
 
 def _input_bytes(case: Case) -> int:
@@ -199,24 +217,14 @@ def markdown_table(rows) -> str:
     return "\n".join(lines)
 
 
-def write_benchmarks(
-    path: Path, table: str, *, machine: str, when: str, persons: int, seed: int, commit: str, load: str
-) -> None:
-    """Replace the ingest section of BENCHMARKS.md, keeping any other sections."""
-    section = (
-        f"## Ingest: connectors → raw layer\n\n"
-        f"Measured {when} on {machine}; commit {commit or 'uncommitted'}; synthetic district of "
-        f"{persons:,} persons (seed {seed}); `make bench`; load average {load}. One fresh process per measurement "
-        f"(peak RSS is that process's). Floor: DuckDB read_csv/read_json → Parquet on the same "
+TITLE = "Ingest: connectors → raw layer"
+
+
+def section(table: str, *, provenance: str, persons: int, seed: int) -> str:
+    return (
+        f"{provenance}. Synthetic district of {persons:,} persons (seed {seed}). One fresh process per "
+        f"measurement (peak RSS is that process's). Floor: DuckDB read_csv/read_json → Parquet on the same "
         f"files (a UTF-8 copy of GBK files, transcoding not timed), calamine → Parquet for "
         f"workbooks, bare DB-API fetchall → Arrow → Parquet for SQL. The HTTP row includes the "
         f"hotline server, which runs in the measured process and holds every ticket in memory.\n\n{table}\n"
     )
-    text = path.read_text("utf-8") if path.exists() else "# Benchmarks\n\nLatest results of `make bench`.\n\n"
-    start = text.find("## Ingest")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text, "utf-8")
