@@ -113,5 +113,9 @@ def advance(home: str | None) -> None:
     console.print_json(data={**changes, "files_delivered": delivered})
 
 
+from citybase.report_cli import report  # noqa: E402  (a group of its own module)
+
+main.add_command(report)
+
 if __name__ == "__main__":
     main()

@@ -295,6 +295,44 @@ def _checks_cell(s: Outcome | None) -> str:
     return f"[yellow]warn ({len(s.check_warnings)})[/]" if s.check_warnings else "pass"
 
 
+def issue_reports(settings: Settings, console: Console) -> Table | None:
+    """Issue the district's latest month of every 一表通 template: one Dagster run of the
+    `reports/<template>/workbooks` assets for that month's partition."""
+    from pipelines.definitions import defs
+    from reports.prefill import open_library
+    from reports.template import templates
+
+    con = open_library(settings.home)
+    try:  # the latest month any department reported: what a clerk would issue now
+        period = con.sql("select strftime(max(as_of), '%Y-%m') from person_benefit").fetchall()[0][0]
+    finally:
+        con.close()
+    monthly = [t for t in templates().values() if t.period == "month"]
+    if period is None or not monthly:
+        return None
+    keys = [dg.AssetKey(["reports", t.id, "workbooks"]) for t in monthly]
+    with console.status(f"issuing {period} 一表通 workbooks…"):
+        started = time.perf_counter()
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=dg.DagsterInstance.get(), asset_selection=keys, partition_key=period, raise_on_error=False,
+            tags={"citybase/trigger": "demo"}, run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        )
+        elapsed = time.perf_counter() - started
+    for event in result.get_step_failure_events():
+        console.print(f"[red]✗ {event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[0]}[/]")
+    meta = {m.asset_key.path[1]: {k: v.value for k, v in m.metadata.items()}
+            for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events())}
+    console.print(f"[green]✓[/] 一表通 {period}: {sum(m['issued'] for m in meta.values())} workbooks  {elapsed:5.1f}s")
+    table = Table(title=f"一表通 {period}: pre-filled workbooks issued (预填率 = cells that arrive filled)")
+    for col in ["报表", "层级", "单位", "行", "预填率"]:
+        table.add_column(col, justify="left" if col in ("报表", "层级") else "right")
+    for t in monthly:
+        if t.id in meta:
+            m = meta[t.id]
+            table.add_row(t.title, t.level, f"{m['issued']:,}", f"{m['rows']:,}", f"{m['prefilled_share']:.1%}")
+    return table
+
+
 def run_demo(settings: Settings, persons: int, seed: int, fresh: bool, console: Console) -> bool:
     started = time.perf_counter()
     if fresh and settings.home.exists():
@@ -306,11 +344,16 @@ def run_demo(settings: Settings, persons: int, seed: int, fresh: bool, console: 
     with district_systems(settings):
         outcomes = land_everything(console)
     published, resolution = resolve_and_publish(console)
+    reports = issue_reports(settings, console) if published else None
     console.print(summary_table(settings, outcomes, time.perf_counter() - started))
     if resolution is not None:
         console.print(resolution)
         console.print(f"Base library (read-only, personal data masked in the default views): "
                       f"[bold]duckdb.connect('{settings.home / 'base' / 'base.duckdb'}', read_only=True)[/]")
+    if reports is not None:
+        console.print(reports)
+        console.print(f"一表通 workbooks for staff: {settings.home / 'reports' / 'out'}  "
+                      f"(hand back with [bold]citybase report ingest FILE --home {settings.home}[/])")
     warned = sum(len(o.check_warnings) for o in outcomes)
     if warned:
         console.print(f"[yellow]{warned} check warning(s)[/]: findings in the data, not failures of the run; "

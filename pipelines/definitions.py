@@ -10,6 +10,7 @@ from pipelines import (
     medical_insurance,
     pension,
     registry,
+    reports,
     traceability,
 )
 from pipelines.entities import entity_defs
@@ -22,5 +23,6 @@ defs = dg.Definitions.merge(
     *(d.defs for d in DEPARTMENTS),
     scorecard_defs(DEPARTMENTS),
     entity_defs(DEPARTMENTS),
+    reports.defs,  # 一表通: reads the base library, and its returns come back as one more source
     dg.Definitions(resources={"citybase": CitybaseHome()}),
 )

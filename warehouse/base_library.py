@@ -22,10 +22,11 @@ from warehouse.normalize.addresses import match_buildings, parse_address
 from warehouse.normalize.enterprises import normalize_enterprise_name
 from warehouse.resolve import EntityState, Resolution
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 # Every change of the contract: (version, date, what changed and why). Newest last.
 SCHEMA_CHANGES = [
     ("1.0", "2026-11-22", "first published contract"),
+    ("1.1", "2026-12-06", "new table form_value: what units filed in returned 一表通 workbooks (added, nothing else changed)"),
 ]
 
 # table → (description, masked columns {column: kind}, {column: meaning}); types come from the data.
@@ -79,6 +80,11 @@ SCHEMA: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "heritage_site": ("文物点：每处一行，附最近一次芯片读数", {}, {
         "heritage_site_id": "文物点统一标识（稳定）", "site_name": "名称", "chip_id": "监测芯片",
         "last_reading_at": "最近读数时间", "last_temperature_c": "最近温度（℃）", "last_humidity_pct": "最近湿度（%）"}),
+    "form_value": ("一表通填报值：报表 × 单位 × 报告期 × 行 × 栏目，每张报表取最近一次接收的提交", {"value_personal": "name"}, {
+        "form_id": "报表实例（模板:报告期:单位代码）", "template_id": "报表模板", "template_version": "模板版本",
+        "period": "报告期", "unit_code": "填报单位代码", "row_key": "行标识（人员、房屋、楼栋或分类）",
+        "column_id": "栏目", "value": "填报值（文本；日期为 YYYY-MM-DD）；个人信息栏目为空",
+        "value_personal": "个人信息栏目（姓名、电话、地址等）的填报值", "submitted_at": "提交时间（北京时间）"}),
     "quality_scorecard": ("数据质量评分卡：每个来源每个批次", {}, {}),
     "quarantine": ("隔离区：未通过行规则的原始行，附规则与原因", {"original": "text"}, {
         "rule_id": "规则", "reason": "原因（中文）", "original": "原始行（JSON，号码已脱敏）"}),
@@ -250,17 +256,36 @@ def build(home: Path, resolutions: Mapping[str, Resolution | EntityState]) -> di
         pl.col("humidity_pct").alias("last_humidity_pct"))
     heritage_site = resolutions["heritage_site"].golden.drop("sources", "record_count", strict=False).join(readings, on="chip_id", how="left")
 
+    form_value = _form_value(read_standardized(home, "reports__form_value"))
+
     scorecard_path = home / "quality" / "scorecard.parquet"
     quarantine_files = sorted((home / "quarantine").glob("*/*.parquet"))
     return {
         "org_unit": org_unit, "building": building, "person": person_t, "person_history": person_history,
         "person_xref": person.xref, "enterprise": enterprise.golden, "enterprise_xref": enterprise.xref,
         "person_benefit": person_benefit, "hotline_ticket": hotline_ticket, "building_tax": building_tax,
-        "trace_code": trace_code, "trace_event": trace_event, "heritage_site": heritage_site,
+        "trace_code": trace_code, "trace_event": trace_event, "heritage_site": heritage_site, "form_value": form_value,
         "quality_scorecard": pl.read_parquet(scorecard_path) if scorecard_path.exists() else pl.DataFrame({"source": pl.Series([], dtype=pl.String)}),
         "quarantine": pl.concat([pl.read_parquet(f) for f in quarantine_files], how="diagonal_relaxed") if quarantine_files
         else pl.DataFrame({"rule_id": pl.Series([], dtype=pl.String)}),
     }
+
+
+FORM_VALUE = {"form_id": pl.String, "template_id": pl.String, "template_version": pl.Int64, "period": pl.String,
+              "unit_code": pl.String, "row_key": pl.String, "column_id": pl.String, "value": pl.String,
+              "value_personal": pl.String, "submitted_at": pl.Datetime("us")}
+
+
+def _form_value(std: pl.DataFrame) -> pl.DataFrame:
+    """Returned 一表通 values; a resubmission replaces the form's earlier one whole."""
+    if std.is_empty():
+        return pl.DataFrame(schema=FORM_VALUE)
+    personal = pl.col("personal") == "1"
+    std = std.with_columns(pl.when(personal).then(pl.col("value")).alias("value_personal"),
+                           pl.when(personal).then(None).otherwise(pl.col("value")).alias("value"))
+    frame = std.select(pl.col(c).cast(t) for c, t in FORM_VALUE.items())
+    return frame.filter(pl.col("submitted_at") == pl.col("submitted_at").max().over("form_id")).sort(
+        "template_id", "period", "unit_code", "row_key", "column_id")
 
 
 def masked_columns(tables: Mapping[str, pl.DataFrame]) -> dict[str, dict[str, str]]:
