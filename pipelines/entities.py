@@ -61,7 +61,8 @@ def entity_defs(departments: list) -> dg.Definitions:
 
     @dg.asset(
         key=["base", "library"],
-        deps=[a.key for a in entities] + [dg.AssetKey(["quality", "scorecard"])],
+        # + what units filed in 一表通 returns (table form_value)
+        deps=[a.key for a in entities] + [dg.AssetKey(["quality", "scorecard"]), dg.AssetKey(["std", "reports", "form_value"])],
         group_name="entities",
         owners=["team:data-governance"],
         description="统一基础库：原子发布的快照（Parquet + base.duckdb 目录），默认视图脱敏",

@@ -280,7 +280,7 @@ def _form_value(std: pl.DataFrame) -> pl.DataFrame:
     """Returned 一表通 values; a resubmission replaces the form's earlier one whole."""
     if std.is_empty():
         return pl.DataFrame(schema=FORM_VALUE)
-    personal = pl.col("personal") == "1"
+    personal = pl.col("personal").fill_null("1") == "1"  # unknown: treat as personal
     std = std.with_columns(pl.when(personal).then(pl.col("value")).alias("value_personal"),
                            pl.when(personal).then(None).otherwise(pl.col("value")).alias("value"))
     frame = std.select(pl.col(c).cast(t) for c, t in FORM_VALUE.items())
