@@ -113,6 +113,24 @@ def advance(home: str | None) -> None:
     console.print_json(data={**changes, "files_delivered": delivered})
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@home_option
+def portal(host: str, port: int, home: str | None) -> None:
+    """Serve the staff portal (一表通 download, upload, review) on this home."""
+    import uvicorn
+
+    from reports.portal.app import create_app
+
+    settings = load_settings(home)
+    if not (settings.home / "base" / "CURRENT").exists():
+        console.print(f"[red]no published base library under {settings.home}: run citybase demo first[/]")
+        sys.exit(2)
+    console.print(f"一表通 staff portal: http://{host}:{port}  (home {settings.home}; Ctrl-C to stop)")
+    uvicorn.run(create_app(settings.home), host=host, port=port, log_level="warning")
+
+
 from citybase.report_cli import report  # noqa: E402  (a group of its own module)
 
 main.add_command(report)

@@ -354,6 +354,11 @@ def run_demo(settings: Settings, persons: int, seed: int, fresh: bool, console: 
         console.print(reports)
         console.print(f"一表通 workbooks for staff: {settings.home / 'reports' / 'out'}  "
                       f"(hand back with [bold]citybase report ingest FILE --home {settings.home}[/])")
+        from reports.portal.demo import PASSWORD, seed_demo_accounts
+
+        accounts = ", ".join(f"{u} ({unit}{role})" for u, unit, role in seed_demo_accounts(settings.home))
+        console.print(f"Staff portal: [bold]citybase portal --home {settings.home}[/]  demo accounts {accounts}, "
+                      f"password {PASSWORD!r} (demo only)")
     warned = sum(len(o.check_warnings) for o in outcomes)
     if warned:
         console.print(f"[yellow]{warned} check warning(s)[/]: findings in the data, not failures of the run; "

@@ -25,7 +25,8 @@ TRANSITIONS = {
     "return": ((SUBMITTED,), RETURNED),
     "approve": ((SUBMITTED,), APPROVED),
 }
-ACTION_LABELS = {"issue": "下发", "submit": "提交", "return": "退回", "approve": "审核通过", "download": "下载", "refuse": "拒收"}
+ACTION_LABELS = {"issue": "下发", "submit": "提交", "return": "退回", "approve": "审核通过", "download": "下载", "refuse": "拒收",
+                 "summary": "下载汇总表"}
 
 SCHEMA = """
 create table if not exists form_instance (

@@ -78,8 +78,9 @@ class Refused(Exception):
 
 
 def ingest(home: Path, data: bytes, *, name: str = "工作簿", actor: str = "system", origin: str | None = None,
-           template_dir: Path | None = None, max_problems: int = 200) -> Outcome:
-    """Check a returned workbook and, if it passes every rule, accept it."""
+           template_dir: Path | None = None, max_problems: int = 200, expect_form_id: str | None = None) -> Outcome:
+    """Check a returned workbook and, if it passes every rule, accept it. `expect_form_id`: the
+    form the uploader acts on (the portal); a workbook of any other form is refused."""
     try:
         safety.precheck(data, name)
     except safety.WorkbookRefused as exc:
@@ -91,6 +92,8 @@ def ingest(home: Path, data: bytes, *, name: str = "工作簿", actor: str = "sy
         return Outcome(False, [Problem("corrupt", f"工作簿「{name}」无法读取（{type(exc).__name__}），请用 Excel/WPS 重新保存后上传")])
     try:
         form_meta, keys = _read_meta(book, key)
+        if expect_form_id is not None and form_meta.form_id != expect_form_id:
+            raise Refused(Problem("wrong_form", "这不是这张报表的工作簿：请上传本单位本期下载的工作簿"))
         template = _template(form_meta, template_dir)
         store = forms.FormStore(home)
         instance = _instance(store, form_meta, template)

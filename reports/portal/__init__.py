@@ -1,0 +1,1 @@
+"""The staff portal (`citybase portal`): see `reports.portal.app`."""
