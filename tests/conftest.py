@@ -61,3 +61,35 @@ def small_district(tmp_path_factory):
     out = tmp_path_factory.mktemp("small_district")
     district.generate(out, persons=2000, seed=7)
     return out
+
+
+@pytest.fixture(scope="session")
+def _published_home_once(tmp_path_factory):
+    """A 5,000-person demo home (seed 11) with its base library published and this month's
+    一表通 workbooks issued; built once per test process. Use `published_home`, a copy."""
+    import io
+
+    from rich.console import Console
+
+    from citybase.config import Settings
+    from citybase.demo import run_demo
+
+    home = tmp_path_factory.mktemp("published_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CITYBASE_HOTLINE_URL", raising=False)
+        mp.setenv("CITYBASE_HOME", str(home))
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        out = io.StringIO()
+        assert run_demo(Settings.from_env(str(home)), 5000, 11, fresh=False, console=Console(file=out, width=200)), out.getvalue()
+    return home, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def published_home(_published_home_once, tmp_path_factory):
+    """A private copy of the published demo home for one test module (they change form states)."""
+    import shutil
+
+    source, _ = _published_home_once
+    home = tmp_path_factory.mktemp("home") / "home"
+    shutil.copytree(source, home, symlinks=True)
+    return home
