@@ -131,6 +131,32 @@ def portal(host: str, port: int, home: str | None) -> None:
     uvicorn.run(create_app(settings.home), host=host, port=port, log_level="warning")
 
 
+@main.command(name="account")
+@click.argument("username")
+@click.option("--org", "org_code", required=True, help="the org unit code the account acts for (网格/社区/街道/区)")
+@click.option("--name", "display_name", required=True, help="the person's name as the portal shows it")
+@click.password_option(help="at least 8 characters (asked for twice when not given)")
+@home_option
+def account(username: str, org_code: str, display_name: str, password: str, home: str | None) -> None:
+    """Create or reset a staff portal account."""
+    from reports.portal.accounts import Accounts, OrgTree
+    from reports.prefill import open_library
+
+    settings = load_settings(home)
+    con = open_library(settings.home)
+    try:
+        tree = OrgTree.load(con)
+    finally:
+        con.close()
+    if org_code not in tree.name:
+        raise click.UsageError(f"no org unit {org_code!r} in the published base library")
+    try:
+        Accounts(settings.home).add(username, password, org_code, display_name)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    console.print(f"{username}: {tree.path(org_code) or tree.name[org_code]} ({tree.level[org_code]})")
+
+
 from citybase.report_cli import report  # noqa: E402  (a group of its own module)
 
 main.add_command(report)
