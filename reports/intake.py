@@ -90,6 +90,7 @@ def ingest(home: Path, data: bytes, *, name: str = "工作簿", actor: str = "sy
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except (CalamineError, ValueError, OSError) as exc:
         return Outcome(False, [Problem("corrupt", f"工作簿「{name}」无法读取（{type(exc).__name__}），请用 Excel/WPS 重新保存后上传")])
+    form_meta = None
     try:
         form_meta, keys = _read_meta(book, key)
         if expect_form_id is not None and form_meta.form_id != expect_form_id:
@@ -101,10 +102,11 @@ def ingest(home: Path, data: bytes, *, name: str = "工作簿", actor: str = "sy
             frame, changed = _check_cells(home, book, data, template, form_meta, keys, max_problems)
             batch_id = _accept(home, store, template, instance, form_meta, frame, data, actor, origin)
     except Refused as exc:
-        fid = locals().get("form_meta")
-        if fid is not None and forms.FormStore(home).get(fid.form_id):
-            forms.FormStore(home).log(fid.form_id, "refuse", actor, origin, f"{len(exc.problems)} 个问题")
+        if form_meta is not None and (store := forms.FormStore(home)).get(form_meta.form_id):
+            store.log(form_meta.form_id, "refuse", actor, origin, f"{len(exc.problems)} 个问题")  # counts only: no cell values
         return Outcome(False, exc.problems)
+    except TemplateError as exc:  # the template's fault, not the clerk's: nothing accepted, say whom to ask
+        return Outcome(False, [Problem("template_error", f"报表模板配置有误，暂时无法校验，请联系区级管理员（{exc}）")])
     done = store.get(form_meta.form_id)
     return Outcome(True, form=done, rows=frame.height, changed_cells=changed, batch_id=batch_id)
 
