@@ -33,6 +33,6 @@ def seed_demo_accounts(home: Path) -> list[tuple[str, str, str]]:
     accounts = Accounts(home)
     out = []
     for (username, role), code in zip(ROLES, chain):
-        accounts.add(username, PASSWORD, code, f"{tree.name[code]}{role}")
+        accounts.add(username, PASSWORD, code, f"{role}（演示）")
         out.append((username, tree.name[code], role))
     return out
