@@ -371,3 +371,30 @@ def test_returns_reach_the_base_library_as_one_more_source(home):
     finally:
         con.close()
     assert masked and all("*" in v for (v,) in masked) and masked != raw
+
+
+def test_the_returns_inbox_sensor_and_asset_accept_and_refuse_files(home, tmp_path):
+    import dagster as dg
+
+    from pipelines.reports import returns_sensor
+    from pipelines.resources import CitybaseHome
+    from reports import inbox
+    from citybase.config import Settings
+
+    folder = Settings.from_env(str(home)).inbox("reports")
+    folder.mkdir(parents=True, exist_ok=True)
+    with dg.build_sensor_context(resources={"citybase": CitybaseHome(home=str(home))}) as context:
+        assert isinstance(returns_sensor(context), dg.SkipReason)
+    f = next(f for f in _forms(home).values() if f.state == forms.SUBMITTED)  # few grids with people: reuse one
+    forms.FormStore(home).transition(f.form_id, "return", "reviewer", comment="再核对一次")
+    (folder / "good.xlsx").write_bytes(_good(home, tmp_path, f))
+    (folder / "bad.xlsx").write_bytes(b"PK\x03\x04 broken")
+    with dg.build_sensor_context(resources={"citybase": CitybaseHome(home=str(home))}) as context:
+        request = returns_sensor(context)
+    assert isinstance(request, dg.RunRequest) and request.asset_selection == [dg.AssetKey(["raw", "reports", "form_value"])]
+    report = inbox.process(home, folder)
+    assert report.files_loaded == ["good.xlsx"] and [name for name, _ in report.files_rejected] == ["bad.xlsx"]
+    assert (folder / "accepted" / "good.xlsx").is_file()
+    assert "未接收" in (folder / "refused" / "bad.xlsx.问题.txt").read_text("utf-8")
+    assert inbox.pending(folder) == []
+    assert forms.FormStore(home).get(f.form_id).state == forms.SUBMITTED
