@@ -12,7 +12,6 @@ import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 from rich.console import Console

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 from python_calamine import CalamineError, CalamineWorkbook
 
 from reports import forms, generate, meta, returns, safety
