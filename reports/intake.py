@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
+import logging
 import math
 import re
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ from warehouse.normalize.identifiers import normalize_id_number
 from warehouse.normalize.phones import normalize_phone
 from warehouse.raw import RawStore
 
+log = logging.getLogger(__name__)
 RAW_SOURCE, RAW_DATASET = "reports", "form_value"
 FOOTER_LABELS = {"filled_by": "填表人", "reviewed_by": "审核人", "filled_on": "填报日期"}
 
@@ -98,14 +100,17 @@ def ingest(home: Path, data: bytes, *, name: str = "工作簿", actor: str = "sy
         store = forms.FormStore(home)
         instance = _instance(store, form_meta, template)
         with _form_lock(home, form_meta.form_id):
-            frame, changed = _check_cells(home, book, data, template, form_meta, keys, max_problems)
-            batch_id = _accept(home, store, template, instance, form_meta, frame, data, actor, origin)
+            frame, changed, filled_by = _check_cells(home, book, data, template, form_meta, keys, max_problems)
+            batch_id = _accept(home, store, template, instance, form_meta, frame, data, actor, origin, filled_by)
     except Refused as exc:
         if form_meta is not None and (store := forms.FormStore(home)).get(form_meta.form_id):
             store.log(form_meta.form_id, "refuse", actor, origin, f"{len(exc.problems)} 个问题")  # counts only: no cell values
         return Outcome(False, exc.problems)
     except TemplateError as exc:  # the template's fault, not the clerk's: nothing accepted, say whom to ask
         return Outcome(False, [Problem("template_error", f"报表模板配置有误，暂时无法校验，请联系区级管理员（{exc}）")])
+    except Exception:  # a bug of ours: the clerk gets a clear refusal, the log gets the traceback
+        log.exception("ingest of %s failed", name)
+        return Outcome(False, [Problem("internal", "系统内部错误，工作簿未接收（已记录）：请稍后重试或联系区级管理员")])
     done = store.get(form_meta.form_id)
     return Outcome(True, form=done, rows=frame.height, changed_cells=changed, batch_id=batch_id)
 
@@ -178,7 +183,7 @@ def cell_ref(row: int, col: int) -> str:
 
 
 def _check_cells(home: Path, book: CalamineWorkbook, data: bytes, template: Template, form_meta: meta.FormMeta,
-                 keys: list[str], max_problems: int) -> tuple[pl.DataFrame, int]:
+                 keys: list[str], max_problems: int) -> tuple[pl.DataFrame, int, str]:
     sheet_name = template.sheet_name
     if sheet_name not in book.sheet_names:
         raise Refused(Problem("structure", f"找不到工作表「{sheet_name}」：请不要重命名或删除工作表"))
@@ -267,11 +272,8 @@ def _check_cells(home: Path, book: CalamineWorkbook, data: bytes, template: Temp
             add("check:" + check.id, check.message, sheet_row[i], layout.col(j), template.column(cid).title)
     if problems:
         raise Refused(*problems)
-    footer_values = {label: at(r, c) for label, (r, c) in footer.items()}
-    frame = frame.with_columns(pl.lit(str(footer_values["filled_by"]).strip()).alias("_filled_by"),
-                               pl.lit(None if footer_values["reviewed_by"] is None else str(footer_values["reviewed_by"]).strip(),
-                                      pl.String).alias("_reviewed_by"))
-    return frame, changed
+    filled_by = str(at(*footer["filled_by"])).strip()
+    return frame, changed, filled_by
 
 
 def _column_title(template: Template, ref: str) -> str | None:
@@ -431,15 +433,15 @@ def _checks(home: Path, template: Template, form_meta: meta.FormMeta, frame: pl.
 # ---- acceptance --------------------------------------------------------------------------------
 
 def _accept(home: Path, store: forms.FormStore, template: Template, instance: forms.FormInstance,
-            form_meta: meta.FormMeta, frame: pl.DataFrame, data: bytes, actor: str, origin: str | None) -> str | None:
+            form_meta: meta.FormMeta, frame: pl.DataFrame, data: bytes, actor: str, origin: str | None,
+            filled_by: str) -> str | None:
     stamp = forms.now()
     received = home / "reports" / "received" / template.id / form_meta.period / form_meta.unit_code
     received.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()
     (received / f"{stamp.replace(':', '')}_{digest[:12]}.xlsx").write_bytes(data)
-    values = frame.drop("_filled_by", "_reviewed_by")
-    returns.write(home, template, form_meta.period, form_meta.unit_code, values)
-    batch_id = _land(home, template, form_meta, values, stamp, digest, frame["_filled_by"][0])
+    returns.write(home, template, form_meta.period, form_meta.unit_code, frame)
+    batch_id = _land(home, template, form_meta, frame, stamp, digest, filled_by)
     store.transition(form_meta.form_id, "submit", actor, origin, expect_digest=form_meta.digest)
     return batch_id
 
@@ -468,4 +470,4 @@ def _land(home: Path, template: Template, form_meta: meta.FormMeta, values: pl.D
     with RawStore(home / "raw").write_batch(RAW_SOURCE, RAW_DATASET, kind="file") as batch:
         batch.write(table, source_file=f"{form_meta.form_id}.xlsx", source_table=template.sheet_name,
                     file_sha256=file_sha256)
-    return batch.batch_id
+    return batch.batch_id if batch.rows else None  # an empty form lands no batch

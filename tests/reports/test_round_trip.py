@@ -398,3 +398,20 @@ def test_the_returns_inbox_sensor_and_asset_accept_and_refuse_files(home, tmp_pa
     assert "未接收" in (folder / "refused" / "bad.xlsx.问题.txt").read_text("utf-8")
     assert inbox.pending(folder) == []
     assert forms.FormStore(home).get(f.form_id).state == forms.SUBMITTED
+
+
+def test_an_empty_form_is_accepted_once_signed(home, tmp_path):
+    """Most grids have nobody on a roster: the form is still filed (signed), not crashed on."""
+    f = next(f for f in _forms(home).values() if f.rows == 0 and f.state == forms.ISSUED)
+    template = get(CARE)
+    wb = openpyxl.load_workbook(home / f.workbook)
+    ws = wb[template.sheet_name]
+    out = tmp_path / "empty.xlsx"
+    wb.save(out)
+    unsigned = intake.ingest(home, out.read_bytes())
+    assert _cell_problem(unsigned, "required").column == "填表人"
+    sign = next(r for r in range(1, 20) if str(ws.cell(r, 2).value or "").startswith("填表人"))
+    ws.cell(sign, 3).value = "王网格"
+    wb.save(out)
+    outcome = intake.ingest(home, out.read_bytes())
+    assert outcome.accepted and outcome.rows == 0, outcome.report()
