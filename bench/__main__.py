@@ -1,9 +1,10 @@
 """`make bench` / `python -m bench`: measure, print tables, write BENCHMARKS.md.
 
     python -m bench [--persons 1000000] [--seed 7] [--data DIR] [--no-write]
-                    [--only ingest,standardize,gx | --skip gx] [--workers 2] [--gx-rows 1000000]
+                    [--only ingest,standardize,gx,reports | --skip gx] [--workers 2] [--gx-rows 1000000]
+                    [--reports-home HOME]
 
-Stages, in this order (all three by default):
+Stages, in this order (all four by default):
 
     ingest       every source through the real connectors into the raw layer, against a floor;
                  the raw layer it lands is kept for the next stage   (bench/ingest.py)
@@ -13,6 +14,11 @@ Stages, in this order (all three by default):
                  8-check suite on a 1M-row synthetic table (and polars expressions)
                  (bench/gx_vs_duckdb.py), then every table's real suite on the standardized
                  district the standardize stage kept                 (bench/gx_suites.py)
+    reports      一表通: every template's workbooks issued for all units, 300 returned workbooks
+                 (filled untimed) ingested, roll-up and summary export, in a scratch home over a
+                 published library: --reports-home, else the standardize stage's home once
+                 published, else `citybase demo --persons N --seed S` built once under --data
+                                                                     (bench/reports.py)
 
 Each measurement runs in its own fresh process so its peak memory (max RSS) is its own. Each
 stage writes its own section of BENCHMARKS.md, in place, with machine, date, commit, command and
@@ -30,9 +36,10 @@ from datetime import date
 from pathlib import Path
 
 from bench import gx_suites, gx_vs_duckdb, ingest, report
+from bench import reports as bench_reports
 from bench import standardize as std
 
-STAGES = ("ingest", "standardize", "gx")
+STAGES = ("ingest", "standardize", "gx", "reports")
 BENCHMARKS = report.ROOT / "BENCHMARKS.md"
 
 
@@ -91,6 +98,15 @@ def run_gx(args, district_dir: Path) -> dict:
     if not gx_suites.agree(suites):
         raise SystemExit("GX and the DuckDB translation of the suites disagree (see the table)")
     return {"synthetic": result, "suites": suites}
+
+
+def run_reports(args) -> dict:
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    home = args.reports_home or bench_reports.bench_home(
+        args.data, args.persons, args.seed, std.home_dir(args.data, args.persons, args.seed), log=log)
+    result = bench_reports.run(home, workers=args.workers, log=log)
+    print(f"\n{bench_reports.home_markdown(result)}\n", flush=True)
+    return result
 
 
 def _standardized(raw_root: Path, home: Path, wanted) -> bool:
@@ -157,8 +173,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     parser.add_argument("--only", type=_stages, help=f"comma-separated stages to run ({', '.join(STAGES)})")
     parser.add_argument("--skip", type=_stages, default=[], help="comma-separated stages to leave out")
-    parser.add_argument("--workers", type=int, default=2, help="processes for the parallel whole-district run")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="processes for the parallel runs (standardize: whole district; reports: generate)")
     parser.add_argument("--gx-rows", type=int, default=1_000_000, help="rows of the GX vs DuckDB table")
+    parser.add_argument("--reports-home", type=Path,
+                        help="published home for the reports stage (default: built with `citybase demo`)")
     args = parser.parse_args()
     stages = [s for s in STAGES if s in (args.only or STAGES) and s not in args.skip]
     if not stages:
@@ -179,6 +198,8 @@ def main() -> None:
             result = run_ingest(args, district_dir)
         elif stage == "standardize":
             result = run_standardize(args, district_dir)
+        elif stage == "reports":
+            result = run_reports(args)
         else:
             result = run_gx(args, district_dir)
         load_after = report.load_average()
@@ -193,6 +214,8 @@ def main() -> None:
         elif stage == "standardize":
             report.write_section(BENCHMARKS, std.TITLE,
                                  std.section(result, provenance=provenance, persons=args.persons, seed=args.seed))
+        elif stage == "reports":
+            report.write_section(BENCHMARKS, bench_reports.TITLE, bench_reports.section([result], provenance))
         else:
             report.write_section(BENCHMARKS, GX_TITLE, gx_section(result["synthetic"], provenance))
             report.write_section(BENCHMARKS, gx_suites.TITLE, suites_section(result["suites"], provenance,

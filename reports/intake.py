@@ -465,14 +465,21 @@ def _accept(home: Path, store: forms.FormStore, template: Template, instance: fo
             form_meta: meta.FormMeta, frame: pl.DataFrame, data: bytes, actor: str, origin: str | None,
             filled_by: str) -> str | None:
     stamp = forms.now()
+    digest = hashlib.sha256(data).hexdigest()
+    staged = returns.stage(home, template, form_meta.period, form_meta.unit_code, frame)
+    try:
+        store.transition(form_meta.form_id, "submit", actor, origin, expect_digest=form_meta.digest)
+    except forms.StateError as exc:  # raced by another submission or a re-issue: nothing kept
+        staged[0].unlink(missing_ok=True)
+        raise Refused(Problem("state", str(exc))) from None
+    except BaseException:
+        staged[0].unlink(missing_ok=True)
+        raise
+    returns.commit(staged)
     received = home / "reports" / "received" / template.id / form_meta.period / form_meta.unit_code
     received.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(data).hexdigest()
     (received / f"{stamp.replace(':', '')}_{digest[:12]}.xlsx").write_bytes(data)
-    returns.write(home, template, form_meta.period, form_meta.unit_code, frame)
-    batch_id = _land(home, template, form_meta, frame, stamp, digest, filled_by)
-    store.transition(form_meta.form_id, "submit", actor, origin, expect_digest=form_meta.digest)
-    return batch_id
+    return _land(home, template, form_meta, frame, stamp, digest, filled_by)
 
 
 def _land(home: Path, template: Template, form_meta: meta.FormMeta, values: pl.DataFrame, stamp: str,

@@ -23,13 +23,24 @@ def folder(home: Path, template_id: str, period: str) -> Path:
     return home / "reports" / "returns" / template_id / period
 
 
-def write(home: Path, template: Template, period: str, unit_code: str, frame: pl.DataFrame) -> Path:
+def stage(home: Path, template: Template, period: str, unit_code: str, frame: pl.DataFrame) -> tuple[Path, Path]:
+    """Write a return beside its final place; `commit` moves it there (after the form's state
+    change succeeded), so a refused transition leaves nothing that next period could read."""
     path = folder(home, template.id, period) / f"{unit_code}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     frame.write_parquet(tmp)
+    return tmp, path
+
+
+def commit(staged: tuple[Path, Path]) -> Path:
+    tmp, path = staged
     os.replace(tmp, path)
     return path
+
+
+def write(home: Path, template: Template, period: str, unit_code: str, frame: pl.DataFrame) -> Path:
+    return commit(stage(home, template, period, unit_code, frame))
 
 
 def read(home: Path, template: Template, period: str | None, units: list[str] | None = None) -> pl.DataFrame | None:
