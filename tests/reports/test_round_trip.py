@@ -415,3 +415,20 @@ def test_an_empty_form_is_accepted_once_signed(home, tmp_path):
     wb.save(out)
     outcome = intake.ingest(home, out.read_bytes())
     assert outcome.accepted and outcome.rows == 0, outcome.report()
+
+
+def test_the_rollup_asset_materializes_a_period_partition(home, monkeypatch):
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    monkeypatch.setenv("CITYBASE_HOME", str(home))  # the code location's resource reads it
+    key = dg.AssetKey(["reports", CARE, "rollup"])
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, asset_selection=[key], partition_key=PERIOD)
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    meta = {k: v.value for k, v in event.event_specific_data.materialization.metadata.items()}
+    assert meta["period"] == PERIOD and Path(meta["summary"]).is_file()
+    assert meta["submitted"] >= 1 and meta["units"] == len(_forms(home))
