@@ -322,7 +322,7 @@ def issue_reports(settings: Settings, console: Console) -> Table | None:
     meta = {m.asset_key.path[1]: {k: v.value for k, v in m.metadata.items()}
             for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events())}
     console.print(f"[green]✓[/] 一表通 {period}: {sum(m['issued'] for m in meta.values())} workbooks  {elapsed:5.1f}s")
-    table = Table(title=f"一表通 {period}: pre-filled workbooks issued (预填率 = cells that arrive filled)")
+    table = Table(title=f"一表通 {period} 下发（预填率：到手即已填好的单元格占比）")
     for col in ["报表", "层级", "单位", "行", "预填率"]:
         table.add_column(col, justify="left" if col in ("报表", "层级") else "right")
     for t in monthly:
