@@ -90,12 +90,15 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class FormStore:
-    def __init__(self, home: Path):
-        self.path = home / "reports" / "forms.sqlite"
+class SqliteStore:
+    """A small SQLite file shared by the CLI, Dagster and the portal: WAL, autocommit (explicit
+    transactions where needed), waiting for a busy writer rather than failing."""
+
+    def __init__(self, path: Path, schema: str):
+        self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
-            con.executescript(SCHEMA)
+            con.executescript(schema)
 
     @contextmanager
     def _connect(self):
@@ -104,6 +107,11 @@ class FormStore:
             con.execute("pragma busy_timeout=30000")
             con.row_factory = sqlite3.Row
             yield con
+
+
+class FormStore(SqliteStore):
+    def __init__(self, home: Path):
+        super().__init__(home / "reports" / "forms.sqlite", SCHEMA)
 
     # ---- reading ----------------------------------------------------------------------------
     def get(self, fid: str) -> FormInstance | None:

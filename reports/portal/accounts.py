@@ -8,14 +8,14 @@ counted per user name and per address over a window; past the limit, logins wait
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from reports.forms import SqliteStore
 
 HASHER = PasswordHasher()
 # A hash to verify against when the user does not exist, so a wrong name costs the same time.
@@ -40,18 +40,9 @@ class Account:
     org_code: str
 
 
-class Accounts:
+class Accounts(SqliteStore):
     def __init__(self, home: Path):
-        self.path = home / "portal" / "accounts.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.executescript(SCHEMA)
-
-    @contextmanager
-    def _connect(self):
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as con:
-            con.execute("pragma journal_mode=wal")
-            yield con
+        super().__init__(home / "portal" / "accounts.sqlite", SCHEMA)
 
     def add(self, username: str, password: str, org_code: str, display_name: str) -> Account:
         if len(password) < 8:
