@@ -66,16 +66,20 @@ class Outcome:
     rows: int = 0
     changed_cells: int = 0     # editable cells whose value differs from what was issued
     batch_id: str | None = None  # the raw batch (source `reports`) the values landed as
+    warnings: list[Problem] = field(default_factory=list)  # checks of severity warning that did not pass
 
     def report(self) -> str:
+        notes = [f"提示 {len(self.warnings)} 条（不影响接收，请核实）：", *(f"  {i}. {p}" for i, p in enumerate(self.warnings, 1))] \
+            if self.warnings else []
         if self.accepted:
-            return f"已接收：{self.form.unit_name} {self.form.period} 共 {self.rows} 行，修改 {self.changed_cells} 处"
-        return "\n".join([f"未接收，发现 {len(self.problems)} 个问题：", *(f"  {i}. {p}" for i, p in enumerate(self.problems, 1))])
+            return "\n".join([f"已接收：{self.form.unit_name} {self.form.period} 共 {self.rows} 行，修改 {self.changed_cells} 处", *notes])
+        return "\n".join([f"未接收，发现 {len(self.problems)} 个问题：", *(f"  {i}. {p}" for i, p in enumerate(self.problems, 1)), *notes])
 
 
 class Refused(Exception):
-    def __init__(self, *problems: Problem):
+    def __init__(self, *problems: Problem, warnings: list[Problem] | None = None):
         self.problems = list(problems)
+        self.warnings = warnings or []
 
 
 def ingest(home: Path, data: bytes, *, name: str = "工作簿", actor: str = "system", origin: str | None = None,
@@ -100,19 +104,19 @@ def ingest(home: Path, data: bytes, *, name: str = "工作簿", actor: str = "sy
         store = forms.FormStore(home)
         instance = _instance(store, form_meta, template)
         with _form_lock(home, form_meta.form_id):
-            frame, changed, filled_by = _check_cells(home, book, data, template, form_meta, keys, max_problems)
+            frame, changed, filled_by, warnings = _check_cells(home, book, data, template, form_meta, keys, max_problems)
             batch_id = _accept(home, store, template, instance, form_meta, frame, data, actor, origin, filled_by)
     except Refused as exc:
         if form_meta is not None and (store := forms.FormStore(home)).get(form_meta.form_id):
             store.log(form_meta.form_id, "refuse", actor, origin, f"{len(exc.problems)} 个问题")  # counts only: no cell values
-        return Outcome(False, exc.problems)
+        return Outcome(False, exc.problems, warnings=exc.warnings)
     except TemplateError as exc:  # the template's fault, not the clerk's: nothing accepted, say whom to ask
         return Outcome(False, [Problem("template_error", f"报表模板配置有误，暂时无法校验，请联系区级管理员（{exc}）")])
     except Exception:  # a bug of ours: the clerk gets a clear refusal, the log gets the traceback
         log.exception("ingest of %s failed", name)
         return Outcome(False, [Problem("internal", "系统内部错误，工作簿未接收（已记录）：请稍后重试或联系区级管理员")])
     done = store.get(form_meta.form_id)
-    return Outcome(True, form=done, rows=frame.height, changed_cells=changed, batch_id=batch_id)
+    return Outcome(True, form=done, rows=frame.height, changed_cells=changed, batch_id=batch_id, warnings=warnings)
 
 
 # ---- stage 2: what the workbook claims to be ---------------------------------------------------
@@ -183,7 +187,7 @@ def cell_ref(row: int, col: int) -> str:
 
 
 def _check_cells(home: Path, book: CalamineWorkbook, data: bytes, template: Template, form_meta: meta.FormMeta,
-                 keys: list[str], max_problems: int) -> tuple[pl.DataFrame, int, str]:
+                 keys: list[str], max_problems: int) -> tuple[pl.DataFrame, int, str, list[Problem]]:
     sheet_name = template.sheet_name
     if sheet_name not in book.sheet_names:
         raise Refused(Problem("structure", f"找不到工作表「{sheet_name}」：请不要重命名或删除工作表"))
@@ -272,15 +276,19 @@ def _check_cells(home: Path, book: CalamineWorkbook, data: bytes, template: Temp
 
     frame = pl.DataFrame({"unit_code": [form_meta.unit_code] * n, "row_key": issued["row_key"],
                           **{c.id: pl.Series(c.id, values[c.id], dtype=_dtype(c), strict=False) for c in template.columns}})
-    for check_problem in _checks(home, template, form_meta, frame):
-        i, check = check_problem
+    warnings: list[Problem] = []
+    ids = [c.id for c in template.columns]
+    for i, check in _checks(home, template, form_meta, frame):
         for cid in check.columns:
-            j = [c.id for c in template.columns].index(cid)
-            add("check:" + check.id, check.message, sheet_row[i], layout.col(j), template.column(cid).title)
+            r, col, title = sheet_row[i], layout.col(ids.index(cid)), template.column(cid).title
+            if check.severity == "warning":
+                warnings.append(Problem("check:" + check.id, check.message, sheet_name, cell_ref(r, col), title))
+            else:
+                add("check:" + check.id, check.message, r, col, title)
     if problems:
-        raise Refused(*problems)
+        raise Refused(*problems, warnings=warnings)
     filled_by = str(at(*footer["filled_by"])).strip()
-    return frame, changed, filled_by
+    return frame, changed, filled_by, warnings
 
 
 def _column_title(template: Template, ref: str) -> str | None:

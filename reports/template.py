@@ -40,6 +40,8 @@ so the writer and the returned-workbook reader agree on it by construction.
         columns: [vacant_units]       # the cell the error points at
         assert: vacant_units <= total_units
         message: 空置户数不能大于总户数
+        severity: error               # error (default): refused; warning: accepted with a notice.
+                                      # A check passes when its expression is true or null.
 
 Templates are loaded strictly: an unknown key, type or aggregation is a `TemplateError`
 naming the file and the key, never silently ignored.
@@ -66,6 +68,7 @@ PREFILL = ("base", "last")
 PERIODS = ("month", "quarter", "adhoc")
 LEVELS = ("网格", "社区", "街道")
 KINDS = ("roster", "indicator")
+SEVERITIES = ("error", "warning")
 # 网格 → 社区 → 街道 → 区: each level's parent, for roll-up.
 PARENT_LEVEL = {"网格": "社区", "社区": "街道", "街道": "区"}
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
@@ -110,6 +113,7 @@ class Check:
     columns: tuple[str, ...]
     expr: str
     message: str
+    severity: str = "error"  # error: the workbook is refused; warning: accepted, the clerk is told
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,7 @@ _TEMPLATE_KEYS = {"id", "version", "title", "period", "level", "kind", "row_key"
                   "due_day", "description", "instructions"}
 _COLUMN_KEYS = {"id", "header", "type", "prefill", "editable", "mask", "choices", "required", "min", "max",
                 "pattern", "aggregate", "count_value", "width", "note", "personal"}
-_CHECK_KEYS = {"id", "columns", "assert", "message"}
+_CHECK_KEYS = {"id", "columns", "assert", "message", "severity"}
 
 
 def load(path: str | Path) -> Template:
@@ -333,7 +337,7 @@ def load(path: str | Path) -> Template:
         if not cols or any(c not in ids for c in cols):
             raise TemplateError(f"{where}: {ctx}`columns` must name columns of this template")
         checks.append(Check(need(raw, "id", str, ctx), tuple(cols), need(raw, "assert", str, ctx),
-                            need(raw, "message", str, ctx)))
+                            need(raw, "message", str, ctx), one_of(raw.get("severity", "error"), SEVERITIES, "severity", ctx)))
     instructions = doc.get("instructions") or []
     if not isinstance(instructions, list):
         raise TemplateError(f"{where}: `instructions` must be a list of lines")

@@ -432,3 +432,36 @@ def test_the_rollup_asset_materializes_a_period_partition(home, monkeypatch):
     meta = {k: v.value for k, v in event.event_specific_data.materialization.metadata.items()}
     assert meta["period"] == PERIOD and Path(meta["summary"]).is_file()
     assert meta["submitted"] >= 1 and meta["units"] == len(_forms(home))
+
+
+def test_a_warning_check_accepts_with_a_notice_an_error_check_refuses(home, tmp_path):
+    template = get("vacant_housing")
+    f = max((f for f in _forms(home, template.id).values() if f.state == forms.ISSUED), key=lambda f: f.rows)
+    assert f.rows >= 2
+    issued = read_issued(home, template.id, PERIOD, f.unit_code)
+    occupied = [int(x) for x in issued["occupied_units__text"].to_list()]
+    k = occupied.index(max(occupied))  # a building with people registered in it
+    assert occupied[k] >= 1
+
+    def fill(out: Path, total_of) -> None:
+        wb = openpyxl.load_workbook(home / f.workbook)
+        ws = wb[template.sheet_name]
+        titles, rows = _sheet_rows(ws, template)
+        for i, r in enumerate(rows):
+            ws.cell(r, titles["总户数"]).value = total_of(i, occupied[i])
+            ws.cell(r, titles["空置户数"]).value = 1
+        sign = next(r for r in range(rows[-1] + 1, rows[-1] + 6) if str(ws.cell(r, 2).value or "").startswith("填表人"))
+        ws.cell(sign, 3).value = "张社区"
+        wb.save(out)
+
+    refused = tmp_path / "refused.xlsx"  # row k: vacant 1 > total 0 — an error
+    fill(refused, lambda i, occ: 0 if i == k else occ + 1)
+    outcome = intake.ingest(home, refused.read_bytes())
+    assert _cell_problem(outcome, "check:vacant_le_total").column == "空置户数"
+
+    warned = tmp_path / "warned.xlsx"  # row k: occupied + vacant > total — only a warning
+    fill(warned, lambda i, occ: occ if i == k else occ + 1)
+    outcome = intake.ingest(home, warned.read_bytes())
+    assert outcome.accepted, outcome.report()
+    assert [w.rule for w in outcome.warnings] == ["check:occupied_plus_vacant_le_total"]
+    assert "提示" in outcome.report() and outcome.warnings[0].column == "总户数"
