@@ -26,7 +26,7 @@ TRANSITIONS = {
     "approve": ((SUBMITTED,), APPROVED),
 }
 ACTION_LABELS = {"issue": "下发", "submit": "提交", "return": "退回", "approve": "审核通过", "download": "下载", "refuse": "拒收",
-                 "summary": "下载汇总表"}
+                 "summary": "下载汇总表", "download_submitted": "下载已提交工作簿"}
 
 SCHEMA = """
 create table if not exists form_instance (

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
+import polars as pl
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -25,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from reports import forms, intake, rollup
+from reports import forms, intake, returns, rollup
 from reports.portal.accounts import Account, Accounts, OrgTree
 from reports.prefill import open_library
 from reports.template import TemplateError, get, period_label, templates
@@ -223,7 +224,9 @@ def create_app(home: Path, *, secure_cookies: bool = False) -> FastAPI:
         tree = org()
         template = _template_or_none(form.template_id)
         events = [e for e in store.events(form.form_id)]
+        preview = _return_preview(home, template, form) if template and form.submissions else None
         return render(request, "form.html", user, status=status, form=form, template=template, outcome=outcome,
+                      preview=preview, has_return=_received(home, form) is not None,
                           label=period_label(template.period, form.period) if template else form.period,
                           can_upload=form.unit_code == user.org_code and form.state in (forms.ISSUED, forms.RETURNED),
                           can_review=tree.below(form.unit_code, user.org_code) and form.state == forms.SUBMITTED,
@@ -238,6 +241,19 @@ def create_app(home: Path, *, secure_cookies: bool = False) -> FastAPI:
             raise HTTPException(404, "工作簿文件不存在，请联系区级管理员重新下发")
         store.log(form.form_id, "download", user.username, origin(request))
         name = f"{form.unit_name}_{form.period}_{_template_title(form.template_id)}.xlsx"
+        return FileResponse(path, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            filename=name)
+
+    @app.get("/forms/{fid}/submitted")
+    async def download_submitted(request: Request, fid: str):
+        """The workbook as the unit last handed it in: what a reviewer reviews."""
+        user = need_user(request)
+        form = form_in_scope(user, fid)
+        path = _received(home, form)
+        if path is None:
+            raise HTTPException(404, "这张报表还没有提交过")
+        store.log(form.form_id, "download_submitted", user.username, origin(request))
+        name = f"{form.unit_name}_{form.period}_{_template_title(form.template_id)}_已提交.xlsx"
         return FileResponse(path, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                             filename=name)
 
@@ -331,6 +347,35 @@ def _template_or_none(template_id: str):
 def _template_title(template_id: str) -> str:
     t = _template_or_none(template_id)
     return t.title if t else template_id
+
+
+def _received(home: Path, form: forms.FormInstance) -> Path | None:
+    """The newest workbook the unit handed in for this form (file names start with the UTC stamp)."""
+    folder = home / "reports" / "received" / form.template_id / form.period / form.unit_code
+    files = sorted(folder.glob("*.xlsx")) if folder.is_dir() else []
+    return files[-1] if files else None
+
+
+PREVIEW_ROWS = 50
+
+
+def _return_preview(home: Path, template, form: forms.FormInstance) -> dict | None:
+    """The editable columns of the last return, first rows, personal data masked: enough for a
+    reviewer to see what was filed without opening the workbook."""
+    from warehouse.masking import mask_frame
+
+    values = returns.read(home, template, form.period, [form.unit_code])
+    if values is None:
+        return None
+    shown = [c for c in template.columns if c.editable and c.id in values.columns]
+    # the row's name for a reader: the first plain text column that is not personal data
+    label = next((c for c in template.columns if not c.editable and not c.is_personal and c.type in ("text", "choice")), None)
+    head = values.head(PREVIEW_ROWS)
+    frame = mask_frame(head.select(pl.col(c.id).cast(pl.String) for c in shown),
+                       {c.id: "phone" if c.type == "phone" else "name" for c in shown if c.is_personal})
+    labels = head[label.id].cast(pl.String).to_list() if label else [str(i + 1) for i in range(head.height)]
+    return {"titles": [label.title if label else "序号", *(c.title for c in shown)],
+            "rows": [[labels[i], *row] for i, row in enumerate(frame.rows())], "total": values.height}
 
 
 def _refusal(message: str) -> intake.Outcome:

@@ -191,3 +191,41 @@ def test_the_audit_log_shows_who_did_what_without_personal_data(app, home):
     for text in issued["name__text"].drop_nulls().to_list()[:20] + issued["id_number__text"].drop_nulls().to_list()[:20]:
         assert text not in page.text
     assert "填报进度" in district.get("/district").text
+
+
+
+def test_a_reviewer_sees_what_was_filed_and_downloads_the_submitted_workbook(app, home, tmp_path):
+    import openpyxl
+
+    from reports.template import get
+
+    template = get(CARE)
+    mine = _form_of(home, "grid_worker")
+    wb = openpyxl.load_workbook(home / mine.workbook)
+    ws = wb[template.sheet_name]
+    first = template.layout.first_data_row + 1
+    titles = {ws.cell(template.layout.first_data_row, c).value: c for c in range(1, ws.max_column + 1)}
+    r = first
+    while ws.cell(r, 1).value:
+        ws.cell(r, titles["走访次数"]).value = 0
+        ws.cell(r, titles["关怀方式"]).value = "未联系上"
+        r += 1
+    ws.cell(r + 1, 3).value = "王网格"  # 填表人, the footer's first line
+    out = tmp_path / "filled.xlsx"
+    wb.save(out)
+    grid = login(app, "grid_worker")
+    token = _csrf(grid.get(f"/forms/{mine.form_id}").text)
+    response = grid.post(f"/forms/{mine.form_id}/upload", data={"csrf": token},
+                         files={"workbook": ("filled.xlsx", out.read_bytes(), "application/octet-stream")})
+    assert response.status_code == 200 and "已接收" in response.text, response.text[-2000:]
+
+    reviewer = login(app, "community_reviewer")
+    page = reviewer.get(f"/forms/{mine.form_id}").text
+    assert 'id="preview"' in page and "未联系上" in page and "下载已提交的工作簿" in page
+    issued = __import__("reports.generate", fromlist=["read_issued"]).read_issued(home, CARE, PERIOD, mine.unit_code)
+    for phone in issued["phone__text"].drop_nulls().to_list()[:20]:
+        assert phone not in page  # personal columns masked in the preview
+    submitted = reviewer.get(f"/forms/{mine.form_id}/submitted")
+    assert submitted.status_code == 200 and submitted.content == out.read_bytes()
+    other = _other_grid_form(home, "grid_worker")
+    assert reviewer.get(f"/forms/{other.form_id}/submitted").status_code == 404
