@@ -105,7 +105,11 @@ def rollup(template_id: str, period: str | None, root: str | None, home: str | N
     settings = load_settings(home)
     template = _template(template_id)
     p = period or _default_period(template)
-    path = export(settings.home, template, p, root)
+    try:
+        path = export(settings.home, template, p, root)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]{template.title} {p}: {exc}[/]")
+        sys.exit(2)
     console.print(f"summary workbook: {path}")
 
 
