@@ -217,7 +217,7 @@ def fill(src: Path, dst: Path, template, rows: int, period: str) -> None:
             if cid not in editable:
                 raise ValueError(f"{template.id}: the filler writes {cid}, which is not editable")
             ws.cell(r, col_of[cid]).value = value
-    footer = footer_rows(template, rows)
+    footer = footer_rows(template, rows + template.new_rows)  # the blank rows for additions stay blank
     r, c = footer["filled_by"]
     ws.cell(r + 1, c + 1).value = SIGNER
     r, c = footer["filled_on"]

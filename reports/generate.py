@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from reports import forms, meta, prefill
-from reports.template import Template, period_label
+from reports.template import NEW_ROW_PREFIX, Template, period_label
 from reports.workbook import write_workbook
 
 
@@ -77,7 +77,7 @@ def generate(home: Path, template: Template, period: str, unit_codes: list[str] 
         if fid in existing and existing[fid].state not in forms.TRANSITIONS["issue"][0]:
             done.kept.append(fid)
             continue
-        rows = by_unit.get(unit.code, empty)
+        rows = _with_new_rows(by_unit.get(unit.code, empty), template)
         texts = rows.select("row_key", *(f"{c.id}__text" for c in template.columns))
         form = meta.FormMeta(
             form_id=fid, template_id=template.id, template_version=template.version, unit_code=unit.code,
@@ -96,18 +96,28 @@ def generate(home: Path, template: Template, period: str, unit_codes: list[str] 
         record.write_parquet(tmp)
         os.replace(tmp, ipath)
         prefilled = sum(rows[f"{c.id}__from"].is_not_null().sum() for c in template.columns)
-        cells = rows.height * len(template.columns)
+        cells = (rows.height - template.new_rows) * len(template.columns)  # blank rows for additions not counted
         instances.append({
             "form_id": fid, "template_id": template.id, "template_version": template.version, "period": period,
             "unit_code": unit.code, "unit_name": unit.name, "level": template.level, "parent_code": unit.parent_code,
-            "issued_at": stamp, "due_date": due.isoformat(), "rows": rows.height, "cells": cells,
+            "issued_at": stamp, "due_date": due.isoformat(), "rows": rows.height - template.new_rows, "cells": cells,
             "prefilled": int(prefilled), "digest": form.digest, "workbook": str(path.relative_to(home)),
         })
-        done.rows += rows.height
+        done.rows += rows.height - template.new_rows
         done.cells += cells
         done.prefilled += int(prefilled)
     done.issued = store.issue(instances, actor)
     return done
+
+
+def _with_new_rows(rows: pl.DataFrame, template: Template) -> pl.DataFrame:
+    """The unit's rows plus the template's blank rows for additions (keys '+1', '+2', …)."""
+    if not template.new_rows:
+        return rows
+    keys = [f"{NEW_ROW_PREFIX}{i}" for i in range(1, template.new_rows + 1)]
+    blank = pl.DataFrame({"row_key": keys}).with_columns(pl.lit(rows["unit_code"][0] if rows.height else None,
+                                                                pl.String).alias("unit_code"))
+    return pl.concat([rows, blank], how="diagonal_relaxed")
 
 
 def read_issued(home: Path, template_id: str, period: str, unit_code: str) -> pl.DataFrame:

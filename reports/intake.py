@@ -32,7 +32,7 @@ import polars as pl
 from python_calamine import CalamineError, CalamineWorkbook
 
 from reports import forms, generate, meta, returns, safety
-from reports.template import Column, Template, TemplateError, get, period_bounds, previous_period
+from reports.template import Column, Template, TemplateError, get, is_new_row, period_bounds, previous_period
 from reports.workbook import footer_rows
 from warehouse.normalize.identifiers import normalize_id_number
 from warehouse.normalize.phones import normalize_phone
@@ -228,6 +228,9 @@ def _check_cells(home: Path, book: CalamineWorkbook, data: bytes, template: Temp
             col = layout.col(j)
             norm.add(c.type, [at(r, col) for r in range(first, first + n)] + issued[f"{c.id}__text"].to_list())
     seen: dict[str, int] = {}
+    kept: set[int] = set()  # issued rows that come back: all but blank rows for additions left blank
+    # what names an added row (its first plain text column): it must be filled in
+    name_col = next((j for j, c in enumerate(template.columns) if not c.editable and not c.mask and c.type == "text"), None)
     values: dict[str, list] = {c.id: [None] * n for c in template.columns}
     sheet_row: list[int] = [0] * n
     changed = 0
@@ -243,13 +246,23 @@ def _check_cells(home: Path, book: CalamineWorkbook, data: bytes, template: Temp
         seen[k] = r
         i = by_key[k]
         sheet_row[i] = r
+        added = is_new_row(k)  # a blank row for an addition: every unmasked column is input
+        if added:
+            if all(at(r, layout.col(j)) is None for j in range(len(template.columns))):
+                continue  # left blank: no addition
+            kept.add(i)
+            if name_col is not None and at(r, layout.col(name_col)) is None:
+                c = template.columns[name_col]
+                add("required", f"新增的行请填写「{c.title}」", r, layout.col(name_col), c.title)
+        else:
+            kept.add(i)
         for j, c in enumerate(template.columns):
             col = layout.col(j)
             if cell_ref(r, col) in formulas:
                 continue  # reported above; its cached value means nothing
             raw = at(r, col)
             issued_text = issued[f"{c.id}__text"][i]
-            if not c.editable:
+            if not c.editable and not (added and not c.mask):
                 if not _same(raw, issued_text, c, norm):
                     add("locked", "锁定单元格被改动（与下发内容不一致）：请恢复原值", r, col, c.title)
                 values[c.id][i] = _parse(issued_text, c, norm)[0] if not c.mask else issued_text
@@ -274,13 +287,15 @@ def _check_cells(home: Path, book: CalamineWorkbook, data: bytes, template: Temp
     if problems:
         raise Refused(*problems)
 
+    order = sorted(kept)
     frame = pl.DataFrame({"unit_code": [form_meta.unit_code] * n, "row_key": issued["row_key"],
                           **{c.id: pl.Series(c.id, values[c.id], dtype=_dtype(c), strict=False) for c in template.columns}})
+    frame = frame.with_row_index("_r").filter(pl.col("_r").is_in(order)).drop("_r")
     warnings: list[Problem] = []
     ids = [c.id for c in template.columns]
     for i, check in _checks(home, template, form_meta, frame):
         for cid in check.columns:
-            r, col, title = sheet_row[i], layout.col(ids.index(cid)), template.column(cid).title
+            r, col, title = sheet_row[order[i]], layout.col(ids.index(cid)), template.column(cid).title
             if check.severity == "warning":
                 warnings.append(Problem("check:" + check.id, check.message, sheet_name, cell_ref(r, col), title))
             else:

@@ -13,6 +13,7 @@ so the writer and the returned-workbook reader agree on it by construction.
     kind: roster                      # roster: one row per entity | indicator: rows are categories
     row_key: person_id                # query column that identifies a row (hidden in the workbook)
     due_day: 10                       # due on this day of the month after the period
+    new_rows: 5                       # roster: blank rows for entities the library lacks (keys '+1'…)
     query: |                          # DuckDB SQL over the published base library (unmasked);
       select grid_code as unit_code, ...   # must return unit_code and row_key; $period_start,
                                       # $period_end (dates) and $period (text) are bound
@@ -72,6 +73,11 @@ SEVERITIES = ("error", "warning")
 # 网格 → 社区 → 街道 → 区: each level's parent, for roll-up.
 PARENT_LEVEL = {"网格": "社区", "社区": "街道", "街道": "区"}
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+NEW_ROW_PREFIX = "+"  # row keys of the blank rows staff may add entities in: '+1', '+2', …
+
+
+def is_new_row(row_key: str) -> bool:
+    return row_key.startswith(NEW_ROW_PREFIX)
 
 
 class TemplateError(ValueError):
@@ -156,6 +162,7 @@ class Template:
     columns: tuple[Column, ...]
     checks: tuple[Check, ...] = ()
     due_day: int = 10
+    new_rows: int = 0        # roster: blank rows at the end for entities the library does not know yet
     description: str = ""
     instructions: tuple[str, ...] = ()
     path: Path | None = field(default=None, compare=False)
@@ -247,7 +254,7 @@ def _month_end(start: date) -> date:
 # ---- loading ----------------------------------------------------------------------------------
 
 _TEMPLATE_KEYS = {"id", "version", "title", "period", "level", "kind", "row_key", "query", "columns", "checks",
-                  "due_day", "description", "instructions"}
+                  "due_day", "new_rows", "description", "instructions"}
 _COLUMN_KEYS = {"id", "header", "type", "prefill", "editable", "mask", "choices", "required", "min", "max",
                 "pattern", "aggregate", "count_value", "width", "note", "personal"}
 _CHECK_KEYS = {"id", "columns", "assert", "message", "severity"}
@@ -347,6 +354,11 @@ def load(path: str | Path) -> Template:
     version = need(doc, "version", int, "")
     if version < 1:
         raise TemplateError(f"{where}: `version` must be 1 or more")
+    new_rows = doc.get("new_rows", 0)
+    if not isinstance(new_rows, int) or isinstance(new_rows, bool) or not 0 <= new_rows <= 200:
+        raise TemplateError(f"{where}: `new_rows` must be a whole number from 0 to 200")
+    if new_rows and doc.get("kind") != "roster":
+        raise TemplateError(f"{where}: `new_rows` is for roster templates only")
     row_key = need(doc, "row_key", str, "")
     if row_key in ids:
         raise TemplateError(f"{where}: `row_key` is hidden in the workbook; it cannot also be a column")
@@ -356,7 +368,7 @@ def load(path: str | Path) -> Template:
         level=one_of(need(doc, "level", str, ""), LEVELS, "level"),
         kind=one_of(need(doc, "kind", str, ""), KINDS, "kind"),
         row_key=row_key, query=need(doc, "query", str, ""), columns=tuple(columns), checks=tuple(checks),
-        due_day=int(doc.get("due_day", 10)), description=str(doc.get("description", "")).strip(),
+        due_day=int(doc.get("due_day", 10)), new_rows=new_rows, description=str(doc.get("description", "")).strip(),
         instructions=tuple(str(x) for x in instructions), path=path,
     )
 

@@ -32,7 +32,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_range
 
 from reports.meta import META_SHEET, FormMeta, lines
-from reports.template import Column, Template
+from reports.template import Column, Template, is_new_row
 
 LISTS_SHEET = "_lists"
 
@@ -127,11 +127,20 @@ def write_workbook(template: Template, meta: FormMeta, rows: pl.DataFrame, *, ke
     for j, c in enumerate(columns):
         _write_column(ws, fmt, r0, layout.col(j), c, rows.get_column(c.id).to_list(),
                       rows.get_column(f"{c.id}__from").to_list())
+    added = sum(1 for k in keys if is_new_row(k))  # blank rows for additions come last
+    if added:
+        for j, c in enumerate(columns):
+            if not c.editable and not c.mask:
+                blank = fmt.data(_KIND[c.type], EDITABLE_FILLS[None], True)
+                for r in range(r0 + n - added, r0 + n):
+                    ws.write_blank(r, layout.col(j), None, blank)
     if n:
         lists: dict[str, Any] = {}
         for j, c in enumerate(columns):
             if c.editable:
                 _validate_column(ws, wb, lists, password, r0, r0 + n - 1, layout.col(j), c)
+            elif added and not c.mask:
+                _validate_column(ws, wb, lists, password, r0 + n - added, r0 + n - 1, layout.col(j), c)
         # Digits stored as text (IDs, phones) are intended: no green triangles.
         ws.ignore_errors({"number_stored_as_text": xl_range(r0, 0, r0 + n - 1, last)})
 

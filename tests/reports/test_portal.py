@@ -207,8 +207,9 @@ def test_a_reviewer_sees_what_was_filed_and_downloads_the_submitted_workbook(app
     titles = {ws.cell(template.layout.first_data_row, c).value: c for c in range(1, ws.max_column + 1)}
     r = first
     while ws.cell(r, 1).value:
-        ws.cell(r, titles["走访次数"]).value = 0
-        ws.cell(r, titles["关怀方式"]).value = "未联系上"
+        if not str(ws.cell(r, 1).value).startswith("+"):  # blank rows for additions stay blank
+            ws.cell(r, titles["走访次数"]).value = 0
+            ws.cell(r, titles["关怀方式"]).value = "未联系上"
         r += 1
     ws.cell(r + 1, 3).value = "王网格"  # 填表人, the footer's first line
     out = tmp_path / "filled.xlsx"

@@ -25,7 +25,7 @@ from reports import forms
 from reports.portal.accounts import Accounts
 from reports.portal.app import create_app
 from reports.portal.demo import PASSWORD
-from reports.template import get
+from reports.template import get, is_new_row
 
 try:
     from playwright.sync_api import expect
@@ -179,7 +179,7 @@ def care_rows(ws, template) -> tuple[dict[str, int], list[int]]:
     titles = {ws.cell(r, c).value: c for r in range(layout.header_row + 1, layout.first_data_row + 1)
               for c in range(1, ws.max_column + 1) if ws.cell(r, c).value}
     rows, r = [], layout.first_data_row + 1
-    while ws.cell(r, 1).value:
+    while ws.cell(r, 1).value and not is_new_row(str(ws.cell(r, 1).value)):  # blank rows for additions stay blank
         rows.append(r)
         r += 1
     return titles, rows
@@ -205,7 +205,7 @@ def fill(downloaded: Path, out: Path, mistake_row: int | None = None) -> tuple[i
         if i == mistake_row:
             ws.cell(r, titles["走访次数"]).value = 40
             bad = f"{get_column_letter(titles['走访次数'])}{r}"
-    sign = next(r for r in range(rows[-1] + 1, rows[-1] + 6) if str(ws.cell(r, 2).value or "").startswith("填表人"))
+    sign = next(r for r in range(rows[-1] + 1, rows[-1] + 20) if str(ws.cell(r, 2).value or "").startswith("填表人"))
     ws.cell(sign, 3).value = "王网格"
     wb.save(out)
     return total, bad

@@ -18,7 +18,7 @@ import pytest
 
 from reports import forms, intake, returns, rollup
 from reports.generate import generate, read_issued
-from reports.template import get, templates
+from reports.template import get, is_new_row, templates
 
 PERIOD, NEXT = "2026-10", "2026-11"
 CARE = "key_population_care"
@@ -30,8 +30,9 @@ def home(published_home, _published_home_once) -> Path:
     return published_home
 
 
-def _sheet_rows(ws, template):
-    """{title: column number} and the data rows (1-based) of an issued workbook."""
+def _sheet_rows(ws, template, added: bool = False):
+    """{title: column number} and the data rows (1-based) of an issued workbook: the issued
+    entities' rows, or (`added`) the blank rows for additions after them."""
     titles = {}
     layout = template.layout
     for r in range(layout.header_row + 1, layout.first_data_row + 1):
@@ -41,7 +42,8 @@ def _sheet_rows(ws, template):
     rows = []
     r = layout.first_data_row + 1
     while ws.cell(r, 1).value:
-        rows.append(r)
+        if is_new_row(str(ws.cell(r, 1).value)) == added:
+            rows.append(r)
         r += 1
     return titles, rows
 
@@ -61,7 +63,7 @@ def _fill(path: Path, out: Path, visits, mutate=None) -> dict[str, int]:
         if n:
             ws.cell(r, titles["最近走访日期"]).value = date(2026, 10, 1 + i % 28)
         filled[ws.cell(r, 1).value] = n
-    sign = next(r for r in range(rows[-1] + 1, rows[-1] + 6) if str(ws.cell(r, 2).value or "").startswith("填表人"))
+    sign = next(r for r in range(rows[-1] + 1, rows[-1] + 20) if str(ws.cell(r, 2).value or "").startswith("填表人"))
     ws.cell(sign, 3).value = "王网格"
     if mutate:
         mutate(ws, titles, rows)
@@ -450,7 +452,7 @@ def test_a_warning_check_accepts_with_a_notice_an_error_check_refuses(home, tmp_
         for i, r in enumerate(rows):
             ws.cell(r, titles["总户数"]).value = total_of(i, occupied[i])
             ws.cell(r, titles["空置户数"]).value = 1
-        sign = next(r for r in range(rows[-1] + 1, rows[-1] + 6) if str(ws.cell(r, 2).value or "").startswith("填表人"))
+        sign = next(r for r in range(rows[-1] + 1, rows[-1] + 20) if str(ws.cell(r, 2).value or "").startswith("填表人"))
         ws.cell(sign, 3).value = "张社区"
         wb.save(out)
 
@@ -465,3 +467,38 @@ def test_a_warning_check_accepts_with_a_notice_an_error_check_refuses(home, tmp_
     assert outcome.accepted, outcome.report()
     assert [w.rule for w in outcome.warnings] == ["check:occupied_plus_vacant_le_total"]
     assert "提示" in outcome.report() and outcome.warnings[0].column == "总户数"
+
+
+def test_staff_add_a_person_in_the_blank_rows_and_it_rolls_up(home, tmp_path):
+    template = get(CARE)
+    assert template.new_rows == 5
+    f = next(f for f in _forms(home).values() if f.rows == 0 and f.state == forms.ISSUED)
+    issued = read_issued(home, CARE, PERIOD, f.unit_code)
+    assert issued["row_key"].to_list() == [f"+{i}" for i in range(1, 6)]  # only blank rows: nobody known here
+    wb = openpyxl.load_workbook(home / f.workbook)
+    ws = wb[template.sheet_name]
+    titles, rows = _sheet_rows(ws, template, added=True)
+    assert len(rows) == 5
+    assert ws.cell(rows[0], titles["姓名"]).protection.locked is False  # input, unlike issued rows' names
+    assert ws.cell(rows[0], titles["公民身份号码"]).protection.locked is True  # masked columns stay locked
+    ws.cell(rows[0], titles["姓名"]).value = "李新来"
+    ws.cell(rows[0], titles["年龄"]).value = 82
+    ws.cell(rows[0], titles["走访次数"]).value = 1
+    ws.cell(rows[0], titles["最近走访日期"]).value = date(2026, 10, 9)
+    ws.cell(rows[0], titles["关怀方式"]).value = "入户走访"
+    ws.cell(rows[1], titles["走访次数"]).value = 1  # an addition without a name
+    sign = next(r for r in range(rows[-1] + 1, rows[-1] + 20) if str(ws.cell(r, 2).value or "").startswith("填表人"))
+    ws.cell(sign, 3).value = "王网格"
+    out = tmp_path / "added.xlsx"
+    wb.save(out)
+    problem = _cell_problem(intake.ingest(home, out.read_bytes()), "required")
+    assert problem.column == "姓名" and "新增" in problem.message
+
+    ws.cell(rows[1], titles["走访次数"]).value = None  # left blank again: no addition
+    wb.save(out)
+    outcome = intake.ingest(home, out.read_bytes())
+    assert outcome.accepted and outcome.rows == 1, outcome.report()
+    stored = returns.read(home, template, PERIOD, [f.unit_code])
+    assert stored["row_key"].to_list() == ["+1"] and stored["name"][0] == "李新来" and stored["age"][0] == 82
+    table = rollup.rollup(home, template, PERIOD).table
+    assert table.filter(pl.col("unit_code") == f.unit_code)["rows"][0] == 1
