@@ -77,7 +77,7 @@ def generate(home: Path, template: Template, period: str, unit_codes: list[str] 
         if fid in existing and existing[fid].state not in forms.TRANSITIONS["issue"][0]:
             done.kept.append(fid)
             continue
-        rows = _with_new_rows(by_unit.get(unit.code, empty), template)
+        rows = _with_new_rows(by_unit.get(unit.code, empty), template, unit.code)
         texts = rows.select("row_key", *(f"{c.id}__text" for c in template.columns))
         form = meta.FormMeta(
             form_id=fid, template_id=template.id, template_version=template.version, unit_code=unit.code,
@@ -110,13 +110,12 @@ def generate(home: Path, template: Template, period: str, unit_codes: list[str] 
     return done
 
 
-def _with_new_rows(rows: pl.DataFrame, template: Template) -> pl.DataFrame:
+def _with_new_rows(rows: pl.DataFrame, template: Template, unit_code: str) -> pl.DataFrame:
     """The unit's rows plus the template's blank rows for additions (keys '+1', '+2', …)."""
     if not template.new_rows:
         return rows
     keys = [f"{NEW_ROW_PREFIX}{i}" for i in range(1, template.new_rows + 1)]
-    blank = pl.DataFrame({"row_key": keys}).with_columns(pl.lit(rows["unit_code"][0] if rows.height else None,
-                                                                pl.String).alias("unit_code"))
+    blank = pl.DataFrame({"unit_code": [unit_code] * len(keys), "row_key": keys})
     return pl.concat([rows, blank], how="diagonal_relaxed")
 
 
