@@ -22,7 +22,6 @@ import io
 import math
 import os
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -34,6 +33,7 @@ import xlsxwriter
 from reports import prefill, returns
 from reports.forms import APPROVED, ISSUED, RETURNED, SUBMITTED, FormInstance, FormStore
 from reports.template import PARENT_LEVEL, Column, Template, period_label
+from reports.workbook import write_header_rows
 
 # 区 at depth 0 down to 网格 at depth 3.
 LEVEL_ORDER = ("区", "街道", "社区", "网格")
@@ -580,38 +580,8 @@ def _category_sheet(wb, fmt: _Formats, template: Template, by_row: pl.DataFrame,
 
 
 def write_headers(ws, fmt: _Formats, top: int, c0: int, headers: list[tuple[str, ...]], widths: list[float]) -> None:
-    """Multi-level headers as `reports.workbook` writes them: equal neighbouring prefixes merge across,
-    a column's own title merges down to the bottom header row."""
-    depth = max(len(h) for h in headers)
-    bottom = top + depth - 1
-    hf = fmt.header()
-    need = [1] * depth
-    for level in range(depth):
-        j = 0
-        while j < len(headers):
-            h = headers[j]
-            if len(h) <= level:
-                j += 1
-                continue
-            k = j + 1
-            if len(h) > level + 1:
-                prefix = h[:level + 1]
-                while k < len(headers) and len(headers[k]) > level + 1 and headers[k][:level + 1] == prefix:
-                    k += 1
-                last_row = top + level
-            else:
-                last_row = bottom
-            if last_row == top + level and k == j + 1:
-                ws.write_string(top + level, c0 + j, h[level], hf)
-            else:
-                ws.merge_range(top + level, c0 + j, last_row, c0 + k - 1, h[level], hf)
-            lines = math.ceil(_display_width(h[level]) / max(1.0, sum(widths[j:k]) - 1))
-            span = last_row - top - level + 1
-            for rr in range(level, level + span):
-                need[rr] = max(need[rr], math.ceil(lines / span))
-            j = k
-    for level, count in enumerate(need):
-        ws.set_row(top + level, max(20, 16 * count + 4))
+    """Multi-level headers exactly as the issued workbooks have them."""
+    write_header_rows(ws, fmt.header(), top, c0, headers, widths)
 
 
 def _write_value(ws, r: int, c: int, value: Any, kind: str, cell_format) -> None:
@@ -631,8 +601,3 @@ def submitted_at_local(stamp: str | None) -> datetime | None:
         return None
     at = datetime.fromisoformat(stamp)
     return (at.astimezone(LOCAL_TZ) if at.tzinfo else at).replace(tzinfo=None, microsecond=0)
-
-
-def _display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-

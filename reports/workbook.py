@@ -168,7 +168,7 @@ def write_workbook(template: Template, meta: FormMeta, rows: pl.DataFrame, *, ke
     total_width = sum(c.width for c in columns) + SEQ_WIDTH
     r += 2
     for text in (LEGEND, *template.instructions):
-        line_count = max(1, math.ceil(_display_width(text) / max(1.0, total_width - 2)))
+        line_count = max(1, math.ceil(display_width(text) / max(1.0, total_width - 2)))
         ws.set_row(r, 16 * line_count + 4)
         ws.merge_range(r, layout.seq_col, r, last, text, note_fmt)
         r += 1
@@ -246,34 +246,39 @@ def _check(template: Template, meta: FormMeta, rows: pl.DataFrame) -> None:
 
 
 def _write_headers(ws, fmt: _Formats, template: Template) -> None:
-    """Multi-level headers: equal group prefixes merge across, short headers merge down."""
     layout = template.layout
-    columns = template.columns
-    depth, top = layout.header_depth, layout.header_row
-    bottom = top + depth - 1
+    top, bottom = layout.header_row, layout.header_row + layout.header_depth - 1
     hf = fmt.get(bold=True, align="center", valign="vcenter", text_wrap=True, border=1, bg_color=HEADER_FILL)
-    need = [1] * depth  # text lines each header row needs
     _cell(ws, top, layout.key_col, bottom, layout.key_col, KEY_HEADER, hf)
     _cell(ws, top, layout.seq_col, bottom, layout.seq_col, SEQ_HEADER, hf)
+    write_header_rows(ws, hf, top, layout.first_col, [c.header for c in template.columns],
+                      [c.width for c in template.columns])
+
+
+def write_header_rows(ws, hf, top: int, c0: int, headers: list[tuple[str, ...]], widths: list[float]) -> None:
+    """Multi-level headers from column `c0` on (the issued workbook's and the roll-up summary's):
+    equal group prefixes merge across, a column's own title merges down to the bottom header row;
+    each header row is made tall enough for its wrapped text."""
+    depth = max(len(h) for h in headers)
+    bottom = top + depth - 1
+    need = [1] * depth  # text lines each header row needs
     for level in range(depth):
         j = 0
-        while j < len(columns):
-            h = columns[j].header
+        while j < len(headers):
+            h = headers[j]
             if len(h) <= level:  # under a shorter header merged down from above
                 j += 1
                 continue
             k = j + 1
             if len(h) > level + 1:  # a group: neighbours with the same prefix (and deeper) join it
                 prefix = h[:level + 1]
-                while k < len(columns) and len(columns[k].header) > level + 1 \
-                        and columns[k].header[:level + 1] == prefix:
+                while k < len(headers) and len(headers[k]) > level + 1 and headers[k][:level + 1] == prefix:
                     k += 1
                 last_row = top + level
             else:  # the column's own title: down to the bottom header row
                 last_row = bottom
-            _cell(ws, top + level, layout.col(j), last_row, layout.col(k - 1), h[level], hf)
-            width = sum(c.width for c in columns[j:k])
-            text_lines = math.ceil(_display_width(h[level]) / max(1.0, width - 1))
+            _cell(ws, top + level, c0 + j, last_row, c0 + k - 1, h[level], hf)
+            text_lines = math.ceil(display_width(h[level]) / max(1.0, sum(widths[j:k]) - 1))
             span = last_row - top - level + 1
             for r in range(level, level + span):
                 need[r] = max(need[r], math.ceil(text_lines / span))
@@ -428,6 +433,6 @@ def _clip(text: str, limit: int) -> str:
     return "".join(out)
 
 
-def _display_width(text: str) -> int:
+def display_width(text: str) -> int:
     """Width in Excel character units, CJK counting two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
