@@ -151,9 +151,3 @@ def issue_frame(template: Template, home: Path, period: str, con: duckdb.DuckDBP
     last = returns.read(home, template, prev) if prev else None
     return build_issued(template, base, last)
 
-
-def prefilled_cells(issued: pl.DataFrame, template: Template) -> pl.DataFrame:
-    """Per unit: rows, cells, and cells that arrived filled (the headline number for staff)."""
-    filled = pl.sum_horizontal(pl.col(f"{c.id}__from").is_not_null().cast(pl.Int64) for c in template.columns)
-    return issued.group_by("unit_code").agg(
-        rows=pl.len(), prefilled=filled.sum()).with_columns(cells=pl.col("rows") * len(template.columns))

@@ -203,11 +203,10 @@ def create_app(home: Path, *, secure_cookies: bool = False) -> FastAPI:
     async def home_page(request: Request, period: str | None = None):
         user = need_user(request)
         tree = org()
-        mine = [f for f in store.list(period=period) if tree.within(f.unit_code, user.org_code)]
-        periods = sorted({f.period for f in store.list()}, reverse=True)
-        if period is None and periods:
-            period = periods[0]
-            mine = [f for f in mine if f.period == period]
+        every = store.list()
+        periods = sorted({f.period for f in every}, reverse=True)
+        period = period or (periods[0] if periods else None)
+        mine = [f for f in every if f.period == period and tree.within(f.unit_code, user.org_code)]
         titles = {t.id: t.title for t in templates().values()}
         own = [f for f in mine if f.unit_code == user.org_code]
         below = [f for f in mine if f.unit_code != user.org_code]
@@ -240,9 +239,7 @@ def create_app(home: Path, *, secure_cookies: bool = False) -> FastAPI:
         if not path.is_file():
             raise HTTPException(404, "工作簿文件不存在，请联系区级管理员重新下发")
         store.log(form.form_id, "download", user.username, origin(request))
-        name = f"{form.unit_name}_{form.period}_{_template_title(form.template_id)}.xlsx"
-        return FileResponse(path, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                            filename=name)
+        return _workbook(path, f"{form.unit_name}_{form.period}_{_template_title(form.template_id)}.xlsx")
 
     @app.get("/forms/{fid}/submitted")
     async def download_submitted(request: Request, fid: str):
@@ -253,9 +250,7 @@ def create_app(home: Path, *, secure_cookies: bool = False) -> FastAPI:
         if path is None:
             raise HTTPException(404, "这张报表还没有提交过")
         store.log(form.form_id, "download_submitted", user.username, origin(request))
-        name = f"{form.unit_name}_{form.period}_{_template_title(form.template_id)}_已提交.xlsx"
-        return FileResponse(path, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                            filename=name)
+        return _workbook(path, f"{form.unit_name}_{form.period}_{_template_title(form.template_id)}_已提交.xlsx")
 
     @app.post("/forms/{fid}/upload")
     async def upload(request: Request, fid: str):
@@ -316,8 +311,7 @@ def create_app(home: Path, *, secure_cookies: bool = False) -> FastAPI:
             raise HTTPException(404, "没有这张报表的这一期")
         path = rollup.export(home, template, period)
         store.log(f"{template_id}:{period}", "summary", user.username, origin(request))
-        return FileResponse(path, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                            filename=f"{template.title}汇总_{period}.xlsx")
+        return _workbook(path, f"{template.title}汇总_{period}.xlsx")
 
     @app.get("/district/audit", response_class=HTMLResponse)
     async def audit(request: Request):
@@ -347,6 +341,13 @@ def _template_or_none(template_id: str):
 def _template_title(template_id: str) -> str:
     t = _template_or_none(template_id)
     return t.title if t else template_id
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _workbook(path: Path, name: str) -> FileResponse:
+    return FileResponse(path, media_type=XLSX, filename=name)
 
 
 def _received(home: Path, form: forms.FormInstance) -> Path | None:
