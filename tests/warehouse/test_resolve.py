@@ -218,3 +218,16 @@ def test_a_config_naming_a_missing_column_is_refused_cleanly(tmp_path):
     result = CliRunner().invoke(main, ["resolve", "--config", str(_write(tmp_path, WESTERN)), "--input",
                                        str(tmp_path / "people.parquet"), "--out", str(tmp_path / "o.parquet")])
     assert result.exit_code == 2 and "postcode" in result.output and "Traceback" not in result.output
+
+
+def test_the_u_of_an_exact_match_is_the_chance_two_random_values_agree():
+    """Σ share² over the non-null values, for every exact level on a plain column."""
+    from warehouse.resolve.engine import _exact_u
+
+    model = {"comparisons": [{"comparison_levels": [
+        {"sql_condition": '"phone_l" IS NULL OR "phone_r" IS NULL', "is_null_level": True},
+        {"sql_condition": '"phone_l" = "phone_r"', "u_probability": 0.5},
+        {"sql_condition": "ELSE", "u_probability": 0.5}]}]}
+    table = pl.DataFrame({"phone": ["138", "138", "138", "139", "150", None]})
+    level = _exact_u(model, table)["comparisons"][0]["comparison_levels"][1]
+    assert level["u_probability"] == pytest.approx((3 / 5) ** 2 + 2 * (1 / 5) ** 2)
