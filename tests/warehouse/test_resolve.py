@@ -231,3 +231,29 @@ def test_the_u_of_an_exact_match_is_the_chance_two_random_values_agree():
     table = pl.DataFrame({"phone": ["138", "138", "138", "139", "150", None]})
     level = _exact_u(model, table)["comparisons"][0]["comparison_levels"][1]
     assert level["u_probability"] == pytest.approx((3 / 5) ** 2 + 2 * (1 / 5) ** 2)
+
+
+def test_splink_is_given_only_the_records_a_keyless_record_can_be_paired_with(monkeypatch):
+    """Keyed records sharing no blocking values with a keyless one never reach Splink; the
+    keyless record still finds its keyed twin, through either blocking rule."""
+    from warehouse.resolve import engine
+
+    cfg = config.parse({
+        "entity": "person", "id_prefix": "P",
+        "inputs": [{"table": "t", "columns": {"id_number": "id", "name": "name", "phone": "phone", "dob": "dob"}}],
+        "deterministic": ["id_number"],
+        "probabilistic": {
+            "comparisons": [{"column": "name", "kind": "exact"}, {"column": "phone", "kind": "exact"}, {"column": "dob", "kind": "exact"}],
+            "blocking": [["name", "dob"], ["phone"]], "threshold": 0.5, "prior": 0.01},
+    })
+    people = [{"id": f"4101051990010{i:04d}", "name": f"某{i}", "phone": f"1380000{i:04d}", "dob": f"19{50 + i % 40}-01-01"}
+              for i in range(300)]
+    keyless = [{"id": None, "name": "某7", "phone": "13999999999", "dob": people[7]["dob"]},  # rule 1 reaches 某7
+               {"id": None, "name": "某八", "phone": people[8]["phone"], "dob": "2001-02-03"}]  # rule 2 reaches 某8
+    seen = []
+    score_pairs = engine.score_pairs
+    monkeypatch.setattr(engine, "score_pairs", lambda records, *a, **k: seen.append(records) or score_pairs(records, *a, **k))
+    result = resolve(cfg, {"t": pl.DataFrame(people + keyless)})
+    assert sorted(seen[0]["name"].to_list()) == ["某7", "某7", "某8", "某八"]
+    person = dict(result.xref.select("record_id", "person_id").iter_rows())
+    assert person["t/300"] == person["t/7"] and person["t/301"] == person["t/8"]

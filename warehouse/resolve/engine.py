@@ -126,7 +126,7 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
     idx = pl.int_range(n, dtype=pl.Int64, eager=True)
     edges_from: list[np.ndarray] = []
     edges_to: list[np.ndarray] = []
-    has_key = pl.Series([False] * n)
+    has_key = pl.repeat(False, n, eager=True)
     started = time.perf_counter()
     for column in config.deterministic:
         values = records[column].cast(pl.String)
@@ -137,7 +137,7 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
         edges_from.append(anchor["i"].to_numpy())
         edges_to.append(anchor["a"].to_numpy())
     stats.deterministic_records = int(has_key.sum())
-    linked = pl.Series([False] * n)
+    linked = pl.repeat(False, n, eager=True)
     if config.exact_links:
         # Keyless records whose value names exactly one keyed entity join it; keyless records
         # sharing a value no keyed entity has join each other. Ambiguous values are left to
@@ -208,17 +208,15 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
         edges_to.append(best["j"].to_numpy())
 
     labels = _components(n, edges_from, edges_to)
-    out = pl.DataFrame({"record_id": records["record_id"], "cluster": labels, "_k": has_key, "_x": linked, "i": idx})
-    out = out.join(best.select("i", pl.col("p").alias("match_probability")), on="i", how="left")
-    size = pl.len().over("cluster")
-    out = out.with_columns(
-        pl.when(pl.col("_k")).then(pl.lit("deterministic"))
-        .when(pl.col("_x")).then(pl.lit("exact"))
-        .when(pl.col("match_probability").is_not_null()).then(pl.lit("probabilistic"))
-        .when(size > 1).then(pl.lit("linked"))  # a best link of another record pointed here
-        .otherwise(pl.lit("single")).alias("evidence")
-    ).select("record_id", "cluster", "evidence", "match_probability")
-    stats.clusters = int(out["cluster"].n_unique())
+    probability = pl.repeat(None, n, dtype=pl.Float64, eager=True).scatter(best["i"], best["p"])
+    out = pl.DataFrame({"record_id": records["record_id"], "cluster": labels, "match_probability": probability,
+                        "_k": has_key, "_x": linked, "_multi": np.bincount(labels)[labels] > 1})
+    out = out.select("record_id", "cluster", pl.when(pl.col("_k")).then(pl.lit("deterministic"))
+                     .when(pl.col("_x")).then(pl.lit("exact"))
+                     .when(pl.col("match_probability").is_not_null()).then(pl.lit("probabilistic"))
+                     .when(pl.col("_multi")).then(pl.lit("linked"))  # a best link of another record pointed here
+                     .otherwise(pl.lit("single")).alias("evidence"), "match_probability")
+    stats.clusters = int(labels.max()) + 1 if n else 0  # components are numbered 0..k-1
     return out, stats
 
 
