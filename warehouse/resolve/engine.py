@@ -180,7 +180,7 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
         # roster, one employer written the same way by many insured) are scored once, through
         # the first: copies would skew m toward agreement. Identical records of two sources
         # stay apart: that two departments agree is what m should see.
-        groups = (records[candidates].select(*features, "source")
+        groups = (records.select(*features, "source")[candidates]
                   .with_columns(candidates.alias("i"), has_key[candidates].alias("k"), linked[candidates].alias("x"))
                   .with_columns(pl.col("i").min().over([*features, "source", "k"]).alias("rep")))
         reps = groups.filter(pl.col("i") == pl.col("rep"))["i"]
