@@ -136,6 +136,40 @@ def test_ids_are_stable_and_follow_the_merge_and_split_rule():
     assert ("P004", "split_from", "P001", 2) in changes.rows()
 
 
+def test_survivorship_picks_by_the_rules_then_record_id_for_lone_and_shared_records():
+    from warehouse.resolve.golden import golden_records
+
+    cfg = config.parse({
+        "entity": "thing", "id_prefix": "T",
+        "inputs": [{"table": "a", "label": "甲", "columns": {"name": "name", "phone": "phone", "city": "city", "at": "at"}},
+                   {"table": "b", "label": "乙", "columns": {"name": "name", "phone": "phone", "city": "city", "at": "at"}}],
+        "deterministic": ["phone"], "recorded_at": "at", "valid_when": {"phone": "phone like '1%'"},
+        "survivorship": {"name": ["source_priority", "most_recent"], "phone": ["valid", "most_recent"], "city": ["most_frequent"]},
+    })
+    d = datetime
+    records = pl.DataFrame({
+        "record_id": ["b/1", "a/2", "b/3", "b/4", "b/9", "b/10", "a/5", "a/6"],
+        "source_label": ["乙", "甲", "乙", "乙", "乙", "乙", "甲", "甲"],
+        "source_rank": pl.Series([1, 0, 1, 1, 1, 1, 0, 0], dtype=pl.Int32),
+        "name": ["王五", "张三", "张叁", None, None, "李四", None, "无"],
+        "phone": [None, "x38", "139", "137", None, "136", None, "135"],
+        "city": ["郑州", "郑州", "开封", "开封", "洛阳", "新乡", None, "安阳"],
+        "at": [d(2024, 1, 1), d(2023, 1, 1), d(2024, 6, 1), d(2022, 1, 1), None, d(2021, 1, 1), None, d(2020, 1, 1)],
+        "_valid_phone": [False, False, True, True, False, True, False, True],
+    })
+    # a/6 has no entity: it is left out. T3: a city apiece, so the smaller record_id wins ("b/10" < "b/9").
+    xref = pl.DataFrame({"record_id": ["b/10", "a/5", "b/9", "b/4", "b/3", "a/2", "b/1"],
+                         "entity_id": ["T3", "T3", "T3", "T2", "T2", "T2", "T1"]})
+    got = golden_records(records, xref, cfg)
+    assert got.columns == ["thing_id", "record_count", "sources", "first_seen", "last_seen", "name", "name_source",
+                           "phone", "phone_source", "city", "city_source"]
+    assert got.rows() == [
+        ("T1", 1, ["乙"], d(2024, 1, 1), d(2024, 1, 1), "王五", "乙", None, None, "郑州", "乙"),
+        ("T2", 3, ["乙", "甲"], d(2022, 1, 1), d(2024, 6, 1), "张三", "甲", "139", "乙", "开封", "乙"),
+        ("T3", 3, ["乙", "甲"], d(2021, 1, 1), d(2021, 1, 1), "李四", "乙", "136", "乙", "新乡", "乙"),
+    ]
+
+
 def test_resolve_entity_keeps_ids_and_history_across_runs(tmp_path):
     cfg = config.load(_write(tmp_path, WESTERN))
     people = western_people(200)

@@ -33,55 +33,71 @@ def assign_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None, *, prefix:
     """clusters: record_id, cluster → (xref: record_id, entity_id; changes; highest number issued)."""
     previous = previous if previous is not None else pl.DataFrame(schema=XREF_SCHEMA)
     issued = max(issued, int(previous.select(_seq("entity_id", prefix).max()).item() or 0))
-    first = clusters.group_by("cluster").agg(pl.col("record_id").min().alias("first_record"), pl.len().alias("size"))
-    old_size = previous.group_by("entity_id").agg(pl.len().alias("old_size"))
+    # Strings are compared once, in two sorts: a record's place in record_id order (`_r`) and an
+    # old id's number in entity_id order (`old`) stand in for them everywhere after. A cluster is
+    # known by the place of its first record (`first_record`), the rule's tie-break.
+    recs = (clusters.select("record_id", "cluster").sort("record_id").with_row_index("_r")
+            .with_columns(pl.col("_r").min().over("cluster").alias("first_record"), pl.len().over("cluster").alias("size")))
+    first = recs.filter(pl.col("_r") == pl.col("first_record")).select("first_record", "size")
+    prev = previous.select("record_id", "entity_id").sort("entity_id").with_columns(pl.col("entity_id").rle_id().alias("old"))
+    old_ids = prev.group_by("old", maintain_order=True).agg(pl.col("entity_id").first(), pl.len().alias("old_size"))
+    matched = prev.join(recs.select("record_id", "first_record"), on="record_id", how="left")  # null: the record is gone
     overlap = (
-        clusters.join(previous, on="record_id")
-        .group_by("cluster", "entity_id").agg(pl.len().alias("overlap"))
-        .join(old_size, on="entity_id")
-        .join(first, on="cluster")
-        .with_columns(_seq("entity_id", prefix).alias("seq"))
+        matched.filter(pl.col("first_record").is_not_null())
+        .group_by("first_record", "old").agg(pl.len().alias("overlap"))
+        .with_columns(pl.lit(old_ids["old_size"]).gather("old").alias("old_size"),  # `old` is a row of old_ids
+                      pl.lit(old_ids.select(_seq("entity_id", prefix))["entity_id"]).gather("old").alias("seq"))
     )
     # Rounds of proposals: each cluster without an id proposes its preferred id not yet taken;
-    # each id accepts its preferred proposer. Stops when a round assigns nothing (1-2 rounds).
-    assigned = pl.DataFrame(schema={"cluster": pl.Int64, "entity_id": pl.String})
+    # each id accepts its preferred proposer. Every round assigns at least one (1-2 rounds).
+    # (`old` last: ids alike in size and number, which the rule leaves open, go in entity_id order.)
+    rounds = []
     candidates = overlap
     while candidates.height:
-        proposals = (candidates.sort(["cluster", "old_size", "seq"], descending=[False, True, False])
-                     .group_by("cluster", maintain_order=True).first())
-        accepted = (proposals.sort(["entity_id", "overlap", "first_record"], descending=[False, True, False])
-                    .group_by("entity_id", maintain_order=True).first().select("cluster", "entity_id"))
-        if accepted.height == 0:
-            break
-        assigned = pl.concat([assigned, accepted.cast(assigned.schema)])
-        candidates = (candidates.join(accepted.select("cluster"), on="cluster", how="anti")
-                      .join(accepted.select("entity_id"), on="entity_id", how="anti"))
-    fresh = (first.join(assigned, on="cluster", how="anti").sort("first_record")
+        proposals = _first(candidates, "first_record", ["old_size", "seq", "old"], [True, False, False])
+        accepted = _first(proposals, "old", ["overlap", "first_record"], [True, False]).select("first_record", "old")
+        rounds.append(accepted)
+        candidates = (candidates.join(accepted.select("first_record"), on="first_record", how="anti")
+                      .join(accepted.select("old"), on="old", how="anti"))
+    assigned = pl.concat(rounds) if rounds else pl.DataFrame(schema={"first_record": recs.schema["first_record"], "old": prev.schema["old"]})
+    fresh = (first.join(assigned, on="first_record", how="anti").sort("first_record")
              .with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + issued + 1).alias("n")))
     issued += fresh.height
-    fresh = fresh.select("cluster", (pl.lit(prefix) + pl.col("n").cast(pl.String).str.zfill(width)).alias("entity_id"))
-    ids = pl.concat([assigned, fresh])
-    xref = clusters.join(ids, on="cluster").select("record_id", "entity_id").sort("record_id")
-    return xref, _changes(overlap, ids, fresh, previous, clusters), issued
+    fresh = fresh.select("first_record", "size", (pl.lit(prefix) + pl.col("n").cast(pl.String).str.zfill(width)).alias("entity_id"))
+    ids = pl.concat([assigned.select("first_record", pl.lit(old_ids["entity_id"]).gather("old").alias("entity_id")),
+                     fresh.select("first_record", "entity_id")])
+    xref = recs.join(ids, on="first_record").sort("_r").select("record_id", "entity_id")
+    return xref, _changes(overlap, assigned, ids, fresh, old_ids, matched), issued
 
 
-def _changes(overlap: pl.DataFrame, ids: pl.DataFrame, fresh: pl.DataFrame, previous: pl.DataFrame,
-             clusters: pl.DataFrame) -> pl.DataFrame:
-    moved = overlap.join(ids.rename({"entity_id": "now"}), on="cluster").filter(pl.col("now") != pl.col("entity_id"))
-    survivors = set(ids["entity_id"].to_list())
+def _first(frame: pl.DataFrame, group: str, order: list[str], descending: list[bool]) -> pl.DataFrame:
+    """Each group's first row in `order`; most groups have one row, and only the others are sorted."""
+    alone = frame.select(pl.len().over(group) == 1).to_series()
+    contested = frame.filter(~alone).sort([group, *order], descending=[False, *descending]).filter(pl.col(group).is_first_distinct())
+    return pl.concat([frame.filter(alone), contested])
+
+
+def _changes(overlap: pl.DataFrame, assigned: pl.DataFrame, ids: pl.DataFrame, fresh: pl.DataFrame,
+             old_ids: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
+    # Old ids never equal fresh ones (fresh numbers exceed every old one), so an old id survives
+    # exactly when a cluster was assigned it, and its records moved when their cluster was not.
+    old_name = old_ids.select("old", pl.col("entity_id").alias("old_id"))
+    moved = (overlap.join(assigned, on=["first_record", "old"], how="anti")
+             .join(ids.rename({"entity_id": "now"}), on="first_record").join(old_name, on="old")
+             .with_columns(pl.col("old").is_in(assigned["old"].implode()).alias("survives")))
     # An old id that survives elsewhere lost records to `now` (split); one that vanished merged.
-    split = moved.filter(pl.col("entity_id").is_in(list(survivors))).select(
-        pl.col("now").alias("entity_id"), pl.lit("split_from").alias("change"), pl.col("entity_id").alias("related_id"),
+    split = moved.filter(pl.col("survives")).select(
+        pl.col("now").alias("entity_id"), pl.lit("split_from").alias("change"), pl.col("old_id").alias("related_id"),
         pl.col("overlap").cast(pl.Int64).alias("records"))
-    merged = moved.filter(~pl.col("entity_id").is_in(list(survivors))).select(
-        pl.col("entity_id"), pl.lit("merged_into").alias("change"), pl.col("now").alias("related_id"),
+    merged = moved.filter(~pl.col("survives")).select(
+        pl.col("old_id").alias("entity_id"), pl.lit("merged_into").alias("change"), pl.col("now").alias("related_id"),
         pl.col("overlap").cast(pl.Int64).alias("records"))
-    had_old = overlap.select("cluster").unique()
-    new = (fresh.join(had_old, on="cluster", how="anti").join(clusters.group_by("cluster").len(), on="cluster")
+    new = (fresh.join(overlap, on="first_record", how="anti")
            .select("entity_id", pl.lit("new").alias("change"), pl.lit(None, pl.String).alias("related_id"),
-                   pl.col("len").cast(pl.Int64).alias("records")))
-    gone = previous.join(clusters.select("record_id"), on="record_id", how="anti").group_by("entity_id").len()
-    retired = (gone.filter(~pl.col("entity_id").is_in(list(survivors)) & ~pl.col("entity_id").is_in(moved["entity_id"].to_list()))
-               .select("entity_id", pl.lit("retired").alias("change"), pl.lit(None, pl.String).alias("related_id"),
-                       pl.col("len").cast(pl.Int64).alias("records")))
-    return pl.concat([new, merged, split, retired]).cast(CHANGE_SCHEMA).sort("change", "entity_id")
+                   pl.col("size").cast(pl.Int64).alias("records")))
+    gone = matched.filter(pl.col("first_record").is_null()).group_by("old").len()
+    retired = (gone.join(assigned, on="old", how="anti").join(moved, on="old", how="anti")
+               .join(old_name, on="old")
+               .select(pl.col("old_id").alias("entity_id"), pl.lit("retired").alias("change"),
+                       pl.lit(None, pl.String).alias("related_id"), pl.col("len").cast(pl.Int64).alias("records")))
+    return pl.concat([new, merged, split, retired]).cast(CHANGE_SCHEMA).sort("change", "entity_id", "related_id")
