@@ -22,6 +22,8 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
@@ -126,13 +128,21 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
     idx = pl.int_range(n, dtype=pl.Int64, eager=True)
     edges_from: list[np.ndarray] = []
     edges_to: list[np.ndarray] = []
-    has_key = pl.repeat(False, n, eager=True)
     started = time.perf_counter()
+    key_values = {c: records[c].cast(pl.String) for c in config.deterministic}
+    present = {c: v.is_not_null() & (v.str.len_chars() > 0) for c, v in key_values.items()}
+    has_key = pl.repeat(False, n, eager=True)
     for column in config.deterministic:
-        values = records[column].cast(pl.String)
-        present = values.is_not_null() & (values.str.len_chars() > 0)
-        has_key = has_key | present
-        frame = pl.DataFrame({"i": idx, "v": values}).filter(present)
+        has_key = has_key | present[column]
+    u_model = None
+    if config.probabilistic and (~has_key).any():
+        # u depends only on the population: Splink estimates it in a thread (mostly DuckDB and
+        # Python) while polars finds the keys, the candidates and the copies on both cores.
+        pool = ThreadPoolExecutor(max_workers=1)
+        u_model = pool.submit(estimate_u, records, config, seed=seed)
+        pool.shutdown(wait=False)
+    for column, values in key_values.items():
+        frame = pl.DataFrame({"i": idx, "v": values}).filter(present[column])
         anchor = frame.with_columns(pl.col("i").min().over("v").alias("a"))
         edges_from.append(anchor["i"].to_numpy())
         edges_to.append(anchor["a"].to_numpy())
@@ -159,7 +169,7 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
     stats.seconds["deterministic"] = time.perf_counter() - started
 
     best = pl.DataFrame(schema={"i": pl.Int64, "j": pl.Int64, "p": pl.Float64})
-    if config.probabilistic and (~has_key).any():
+    if u_model is not None:
         started = time.perf_counter()
         # Splink only sees the candidates: records without a key, and keyed records sharing a
         # blocking rule's values with one of them. Prediction only blocks pairs with a keyless
@@ -184,7 +194,7 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
                   .with_columns(candidates.alias("i"), has_key[candidates].alias("k"), linked[candidates].alias("x"))
                   .with_columns(pl.col("i").min().over([*features, "source", "k"]).alias("rep")))
         reps = groups.filter(pl.col("i") == pl.col("rep"))["i"]
-        local = score_pairs(records[reps], has_key[reps], config, population=records, seed=seed)
+        local = score_pairs(records[reps], has_key[reps], config, u_model.result())
         pairs = local.with_columns(pl.col("i").replace_strict(pl.int_range(reps.len(), eager=True), reps),
                                    pl.col("j").replace_strict(pl.int_range(reps.len(), eager=True), reps))
         stats.scored_pairs = pairs.height
@@ -229,68 +239,90 @@ def _components(n: int, edges_from: list[np.ndarray], edges_to: list[np.ndarray]
 
 # ---- Splink --------------------------------------------------------------------------------
 
-def score_pairs(records: pl.DataFrame, has_key: pl.Series, config: EntityConfig, *,
-                population: pl.DataFrame | None = None, seed: int = 42) -> pl.DataFrame:
-    """Splink on the blocked pairs of `records` that need it: (i, j, p) with p ≥ the threshold.
-
-    Training (m from the deterministic key, EM) learns on `records`, the kind of pairs it will
-    score. u describes two random records of the whole `population` (default: `records`):
-    Splink's random sampling runs on a random sample of it (the few hundred rows its pair budget
-    needs), and the u of exact-match levels is computed from its value counts.
-    """
-    import splink.comparison_library as cl  # noqa: F401  (imported here: Splink is slow to import)
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+def _settings(config: EntityConfig, schema: Mapping[str, pl.DataType]):
+    from splink import SettingsCreator
 
     model = config.probabilistic
     assert model is not None
-    population = records if population is None else population
-    used = _model_columns(config)
-    chars = [c.columns["chars"] for c in model.comparisons if c.kind == "chinese_name"]
+    one_side_open = "(not l._keyed or not r._keyed)"
+    return SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[_comparison(c, schema) for c in model.comparisons],
+        blocking_rules_to_generate_predictions=[
+            " and ".join([*(f'l."{c}" = r."{c}"' for c in rule), one_side_open]) for rule in model.blocking
+        ],
+        probability_two_random_records_match=model.prior,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
 
-    def splink_table(frame: pl.DataFrame, keyed: pl.Series | None) -> pl.DataFrame:
-        # The deterministic key doubles as a label: pairs sharing it are known matches, so
-        # Splink can read m straight off them before EM refines it (not the ground truth).
-        label = (pl.coalesce([pl.col(c).cast(pl.String) for c in config.deterministic]) if config.deterministic
-                 else pl.lit(None, pl.String))
-        return frame.select(
-            pl.int_range(pl.len(), dtype=pl.Int64).alias("unique_id"),
-            (keyed.alias("_keyed") if keyed is not None else pl.lit(False).alias("_keyed")),
-            label.alias("_label"),
-            *(pl.col(c) for c in used),
-        ).with_columns(pl.col(c).str.split(" ") for c in chars)  # split once, not once per pair
 
-    u_sample = population.sample(min(population.height, math.ceil(_rows_for_pairs(U_PAIRS))), seed=seed)
+def _splink_table(frame: pl.DataFrame, keyed: pl.Series | None, config: EntityConfig) -> pl.DataFrame:
+    # The deterministic key doubles as a label: pairs sharing it are known matches, so Splink
+    # can read m straight off them before EM refines it (they are not the ground truth).
+    label = (pl.coalesce([pl.col(c).cast(pl.String) for c in config.deterministic]) if config.deterministic
+             else pl.lit(None, pl.String))
+    chars = [c.columns["chars"] for c in config.probabilistic.comparisons if c.kind == "chinese_name"]
+    return frame.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("unique_id"),
+        (keyed.alias("_keyed") if keyed is not None else pl.lit(False).alias("_keyed")),
+        label.alias("_label"),
+        *(pl.col(c) for c in _model_columns(config)),
+    ).with_columns(pl.col(c).str.split(" ") for c in chars)  # split once, not once per compared pair
+
+
+@contextmanager
+def _quiet_splink():
+    splink_logger = logging.getLogger("splink")
+    level = splink_logger.level
+    splink_logger.setLevel(logging.ERROR)  # its "not fully trained" notes are expected here
+    try:
+        yield
+    finally:
+        splink_logger.setLevel(level)
+
+
+def estimate_u(population: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> dict:
+    """The Splink model with u set: what two random records of `population` agree on.
+
+    Splink's random sampling runs on a random sample of the population (the few hundred rows
+    its pair budget needs); the u of exact-match levels is counted from all values instead."""
+    from splink import DuckDBAPI, Linker
+
+    sample = population.sample(min(population.height, math.ceil(_rows_for_pairs(U_PAIRS))), seed=seed)
     con = duckdb.connect()
     try:
-        db = DuckDBAPI(connection=con)
-        one_side_open = "(not l._keyed or not r._keyed)"
-        settings = SettingsCreator(
-            link_type="dedupe_only",
-            comparisons=[_comparison(c, records.schema) for c in model.comparisons],
-            blocking_rules_to_generate_predictions=[
-                " and ".join([*(f'l."{c}" = r."{c}"' for c in rule), one_side_open]) for rule in model.blocking
-            ],
-            probability_two_random_records_match=model.prior,
-            retain_matching_columns=False,
-            retain_intermediate_calculation_columns=False,
-        )
-        splink_logger = logging.getLogger("splink")
-        level = splink_logger.level
-        splink_logger.setLevel(logging.ERROR)  # its "not fully trained" notes are expected here
-        try:
-            linker = Linker(db.register(splink_table(u_sample, None).to_arrow(), table_name="u_sample"), settings,
-                            log_level=None)
-            linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed, min_count_per_level=None, num_chunks=1)
+        with _quiet_splink():
+            db = DuckDBAPI(connection=con)
+            linker = Linker(db.register(_splink_table(sample, None, config).to_arrow(), table_name="u_sample"),
+                            _settings(config, population.schema), log_level=None)
+            linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed, min_count_per_level=None,
+                                                             num_chunks=1)
             # An exact match on a phone or a name is rarer than a random sample can see (at 1M
             # records, 3e5 random pairs hold no two equal phones, and Splink then gives that
             # level no weight at all). Its u is computed instead: the chance two random values
             # are equal, Σ share², from the value counts.
-            trained = _exact_u(linker.misc.save_model_to_json(), population)
-            table = splink_table(records, has_key)
-            linker = Linker(db.register(table.to_arrow(), table_name="records"), trained, log_level=None)
+            return _exact_u(linker.misc.save_model_to_json(), population)
+    finally:
+        con.close()
+
+
+def score_pairs(records: pl.DataFrame, has_key: pl.Series, config: EntityConfig, model: dict) -> pl.DataFrame:
+    """Splink on the blocked pairs of `records` that need it: (i, j, p) with p ≥ the threshold.
+
+    `model` comes from `estimate_u`; m is trained here (from the deterministic key, then EM),
+    on `records`: the kind of pairs it will score."""
+    from splink import DuckDBAPI, Linker, block_on
+
+    con = duckdb.connect()
+    try:
+        with _quiet_splink():
+            db = DuckDBAPI(connection=con)
+            table = _splink_table(records, has_key, config)
+            linker = Linker(db.register(table.to_arrow(), table_name="records"), model, log_level=None)
             if config.deterministic and records.height > 1:
                 linker.training.estimate_m_from_label_column("_label")
-            for rule in model.training:
+            for rule in config.probabilistic.training:
                 try:
                     linker.training.estimate_parameters_using_expectation_maximisation(
                         block_on(*rule), estimate_without_term_frequencies=True)
@@ -298,12 +330,10 @@ def score_pairs(records: pl.DataFrame, has_key: pl.Series, config: EntityConfig,
                     # On small inputs EM can drive a level's m to 0, which Splink refuses;
                     # the session is dropped and the other sessions' estimates stand.
                     logging.getLogger(__name__).warning("EM session blocked on %s skipped: %s", rule, str(exc)[:120])
-            predictions = linker.inference.predict(threshold_match_probability=model.threshold)
+            predictions = linker.inference.predict(threshold_match_probability=config.probabilistic.threshold)
             pairs = con.sql(
                 f"select unique_id_l as i, unique_id_r as j, match_probability as p from {predictions.physical_name}"
             ).pl()
-        finally:
-            splink_logger.setLevel(level)
         return pairs.cast({"i": pl.Int64, "j": pl.Int64, "p": pl.Float64})
     finally:
         con.close()
