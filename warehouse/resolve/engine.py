@@ -176,14 +176,15 @@ def cluster(records: pl.DataFrame, config: EntityConfig, *, seed: int = 42) -> t
         # side, so these are all the records any scored pair can hold.
         # (Rules' values are compared by hash: a collision only adds a candidate.)
         blocking = config.probabilistic.blocking
+        rules = [f"rule{r}" for r in range(len(blocking))]
         keys = records.lazy().select(
-            *(pl.when(pl.all_horizontal(pl.col(c).is_not_null() for c in rule)).then(pl.struct(*rule).hash()).alias(f"r{n}")
-              for n, rule in enumerate(blocking)),
+            *(pl.when(pl.all_horizontal(pl.col(c).is_not_null() for c in rule)).then(pl.struct(*rule).hash()).alias(name)
+              for name, rule in zip(rules, blocking)),
             idx.alias("i"), has_key.alias("k"),
         ).collect()
         open_keys = keys.filter(~pl.col("k"))
-        reachable = keys.filter(pl.any_horizontal(pl.col(f"r{n}").is_in(open_keys[f"r{n}"].drop_nulls().unique().implode())
-                                                  for n in range(len(blocking))))
+        reachable = keys.filter(pl.any_horizontal(pl.col(name).is_in(open_keys[name].drop_nulls().unique().implode())
+                                                  for name in rules))
         candidates = pl.concat([open_keys["i"], reachable["i"]]).unique().sort()
         features = [*config.deterministic, *_model_columns(config)]
         # Records of one source identical in everything the model reads (monthly copies of a
@@ -298,10 +299,10 @@ def estimate_u(population: pl.DataFrame, config: EntityConfig, *, seed: int = 42
                             _settings(config, population.schema), log_level=None)
             linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed, min_count_per_level=None,
                                                              num_chunks=1)
-            # An exact match on a phone or a name is rarer than a random sample can see (at 1M
-            # records, 3e5 random pairs hold no two equal phones, and Splink then gives that
-            # level no weight at all). Its u is computed instead: the chance two random values
-            # are equal, Σ share², from the value counts.
+            # An exact match on a phone or a name is rarer than a random sample of pairs can see
+            # (at 1M records even 3e5 random pairs hold no two equal phones, and Splink then
+            # gives that level no weight at all). Its u is computed instead: the chance two
+            # random values are equal, Σ share², from the value counts.
             return _exact_u(linker.misc.save_model_to_json(), population)
     finally:
         con.close()
