@@ -291,3 +291,22 @@ def test_splink_is_given_only_the_records_a_keyless_record_can_be_paired_with(mo
     assert sorted(seen[0]["name"].to_list()) == ["某7", "某7", "某8", "某八"]
     person = dict(result.xref.select("record_id", "person_id").iter_rows())
     assert person["t/300"] == person["t/7"] and person["t/301"] == person["t/8"]
+
+
+@pytest.mark.parametrize("rows", [
+    [],
+    [{"id": None, "name": "张三", "phone": "13800138000"}],
+    [{"id": None, "name": "张三", "phone": "13800138000"}, {"id": None, "name": "张三", "phone": "13800138000"}],
+], ids=["empty", "one keyless record", "two identical keyless records"])
+def test_tiny_inputs_resolve_without_error(rows):
+    """Too few records for Splink to pair or train on: resolved by the keys and copies alone."""
+    cfg = config.parse({
+        "entity": "person", "id_prefix": "P",
+        "inputs": [{"table": "t", "columns": {"id_number": "id", "name": "name", "phone": "phone"}}],
+        "deterministic": ["id_number"],
+        "probabilistic": {"comparisons": [{"column": "name", "kind": "exact"}, {"column": "phone", "kind": "exact"}],
+                          "blocking": [["name"]], "threshold": 0.5, "prior": 0.1}})
+    frame = pl.DataFrame(rows, schema={"id": pl.String, "name": pl.String, "phone": pl.String})
+    result = resolve(cfg, {"t": frame})
+    assert result.xref.height == len(rows)
+    assert result.golden.height == min(len(rows), 1)

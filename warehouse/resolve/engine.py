@@ -314,7 +314,10 @@ def score_pairs(records: pl.DataFrame, has_key: pl.Series, config: EntityConfig,
     `model` comes from `estimate_u`; m is trained here (from the deterministic key, then EM),
     on `records`: the kind of pairs it will score."""
     from splink import DuckDBAPI, Linker, block_on
+    from splink.internals.exceptions import EMTrainingException  # (Splink 5 exports no public one)
 
+    if records.height < 2:  # nothing to pair
+        return pl.DataFrame(schema={"i": pl.Int64, "j": pl.Int64, "p": pl.Float64})
     con = duckdb.connect()
     try:
         with _quiet_splink():
@@ -327,9 +330,9 @@ def score_pairs(records: pl.DataFrame, has_key: pl.Series, config: EntityConfig,
                 try:
                     linker.training.estimate_parameters_using_expectation_maximisation(
                         block_on(*rule), estimate_without_term_frequencies=True)
-                except ValueError as exc:
-                    # On small inputs EM can drive a level's m to 0, which Splink refuses;
-                    # the session is dropped and the other sessions' estimates stand.
+                except (ValueError, EMTrainingException) as exc:
+                    # On small inputs a block can hold no pairs, or EM can drive a level's m to
+                    # 0, which Splink refuses; the session is dropped, the other estimates stand.
                     logging.getLogger(__name__).warning("EM session blocked on %s skipped: %s", rule, str(exc)[:120])
             predictions = linker.inference.predict(threshold_match_probability=config.probabilistic.threshold)
             pairs = con.sql(
