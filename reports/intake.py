@@ -32,7 +32,7 @@ import polars as pl
 from python_calamine import CalamineError, CalamineWorkbook
 
 from reports import forms, generate, meta, returns, safety
-from reports.template import Column, Template, TemplateError, get, is_new_row, period_bounds, previous_period
+from reports.template import NEW_ROW_PREFIX, Column, Template, TemplateError, get, is_new_row, period_bounds, previous_period
 from reports.workbook import footer_rows
 from warehouse.normalize.identifiers import normalize_id_number
 from warehouse.normalize.phones import normalize_phone
@@ -229,8 +229,7 @@ def _check_cells(home: Path, book: CalamineWorkbook, data: bytes, template: Temp
             norm.add(c.type, [at(r, col) for r in range(first, first + n)] + issued[f"{c.id}__text"].to_list())
     seen: dict[str, int] = {}
     kept: set[int] = set()  # issued rows that come back: all but blank rows for additions left blank
-    # what names an added row (its first plain text column): it must be filled in
-    name_col = next((j for j, c in enumerate(template.columns) if not c.editable and not c.mask and c.type == "text"), None)
+    name_col = _name_column(template)
     values: dict[str, list] = {c.id: [None] * n for c in template.columns}
     sheet_row: list[int] = [0] * n
     changed = 0
@@ -505,19 +504,28 @@ def _accept(home: Path, store: forms.FormStore, template: Template, instance: fo
     return _land(home, template, form_meta, frame, stamp, digest, filled_by)
 
 
+def _name_column(template: Template) -> int | None:
+    """What names a row staff add (the first plain text column): it must be filled in."""
+    return next((j for j, c in enumerate(template.columns) if not c.editable and not c.mask and c.type == "text"), None)
+
+
 def _land(home: Path, template: Template, form_meta: meta.FormMeta, values: pl.DataFrame, stamp: str,
           file_sha256: str, filled_by: str) -> str | None:
     """The return as one more source: a raw batch of (form, row, column, value) facts, the shape
     of DHIS2's data values, so the base library gets what staff filed like any department's data."""
+    editable = [c.id for c in template.columns if c.editable]
+    # A row staff added carries what they typed in every unmasked column (its name, age, …):
+    # those land too, and the row's name is personal data like a phone.
+    added = [c.id for c in template.columns if not c.editable and not c.mask] if template.new_rows else []
+    if not editable and not added:
+        return None
     long = values.select(
         "row_key", *(pl.col(c.id).cast(pl.String) if c.type != "date" else pl.col(c.id).dt.strftime("%Y-%m-%d")
-                     for c in template.columns if c.editable)
-    )
-    editable = [c.id for c in template.columns if c.editable]
-    if not editable:
-        return None
-    long = long.unpivot(index="row_key", on=editable, variable_name="column_id", value_name="value")
-    personal = [c.id for c in template.columns if c.editable and c.is_personal]
+                     for c in template.columns if c.id in editable or c.id in added)
+    ).unpivot(index="row_key", variable_name="column_id", value_name="value").filter(
+        pl.col("column_id").is_in(editable) | pl.col("row_key").str.starts_with(NEW_ROW_PREFIX))
+    name_col = _name_column(template)
+    personal = [c.id for j, c in enumerate(template.columns) if c.is_personal or j == name_col]
     table = long.with_columns(
         pl.col("column_id").is_in(personal).cast(pl.Int8).cast(pl.String).alias("personal"),
         pl.lit(form_meta.form_id).alias("form_id"), pl.lit(template.id).alias("template_id"),

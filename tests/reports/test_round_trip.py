@@ -502,3 +502,16 @@ def test_staff_add_a_person_in_the_blank_rows_and_it_rolls_up(home, tmp_path):
     assert stored["row_key"].to_list() == ["+1"] and stored["name"][0] == "李新来" and stored["age"][0] == 82
     table = rollup.rollup(home, template, PERIOD).table
     assert table.filter(pl.col("unit_code") == f.unit_code)["rows"][0] == 1
+    # The addition reaches the base library's source too, its name as personal data.
+    from pipelines.reports.tables import TABLES
+    from warehouse import base_library
+    from warehouse.raw import RawStore
+    from warehouse.standardize import standardize_dataset
+
+    standardize_dataset(RawStore(home / "raw"), home, TABLES[0])
+    filed = (base_library._form_value(base_library.read_standardized(home, "reports__form_value"))
+             .filter((pl.col("form_id") == f.form_id) & (pl.col("row_key") == "+1")))
+    cell = {r["column_id"]: r for r in filed.iter_rows(named=True)}
+    assert cell["name"]["value"] is None and cell["name"]["value_personal"] == "李新来"
+    assert cell["age"]["value"] == "82" and cell["visit_count"]["value"] == "1"
+    assert "id_number" not in cell  # masked: not input on a blank row
