@@ -440,13 +440,8 @@ def _summary_sheet(wb, fmt: _Formats, template: Template, rows: list[dict], star
     cols = aggregated(template)
     headers = [(h,) for h, _ in LEADING] + summary_headers(template)
     widths = [w for _, w in LEADING] + [max(10.0, c.width) for c in cols]
-    depth = max(len(h) for h in headers)
     last_col = len(headers) - 1
-    _title_rows(ws, fmt, f"{template.title}汇总表", info, last_col)
-    for j, w in enumerate(widths):
-        ws.set_column(j, j, w)
-    header_row, first = 2, 2 + depth
-    write_headers(ws, fmt, header_row, 0, headers, widths)
+    header_row, first = 2, _sheet_head(ws, fmt, f"{template.title}汇总表", info, headers, widths)
 
     root_depth = {r["unit_code"]: r["depth"] for r in start}
     base_depth = min(root_depth.values())
@@ -550,13 +545,8 @@ def _category_sheet(wb, fmt: _Formats, template: Template, by_row: pl.DataFrame,
     lead.append((("行数",), 9))
     headers = [h for h, _ in lead] + summary_headers(template)
     widths = [w for _, w in lead] + [max(10.0, c.width) for c in cols]
-    depth = max(len(h) for h in headers)
     last_col = len(headers) - 1
-    _title_rows(ws, fmt, f"{template.title}分类汇总表", info, last_col)
-    for j, w in enumerate(widths):
-        ws.set_column(j, j, w)
-    write_headers(ws, fmt, 2, 0, headers, widths)
-    first = 2 + depth
+    first = _sheet_head(ws, fmt, f"{template.title}分类汇总表", info, headers, widths)
     kinds = [_value_kind(c) for c in cols]
     cell = fmt.get(border=1, valign="vcenter")
     order = {c: i for i, c in enumerate(codes)}
@@ -577,6 +567,15 @@ def _category_sheet(wb, fmt: _Formats, template: Template, by_row: pl.DataFrame,
             _write_value(ws, r, j, rec[c.id], kind, fmt.get(border=1, valign="vcenter", num_format=_NUM_FORMAT[kind]))
             j += 1
     _page(ws, 2, first, first + len(records) - 1, last_col, len(lead))
+
+
+def _sheet_head(ws, fmt: _Formats, title: str, info: str, headers: list[tuple[str, ...]], widths: list[float]) -> int:
+    """Title rows, column widths and the multi-level header from row 2; returns the first data row."""
+    _title_rows(ws, fmt, title, info, len(headers) - 1)
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
+    write_headers(ws, fmt, 2, 0, headers, widths)
+    return 2 + max(len(h) for h in headers)
 
 
 def write_headers(ws, fmt: _Formats, top: int, c0: int, headers: list[tuple[str, ...]], widths: list[float]) -> None:
