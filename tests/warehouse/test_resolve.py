@@ -35,6 +35,17 @@ WESTERN = textwrap.dedent("""\
     """)
 
 
+def exact_person_config(columns: list[str], *, blocking: list[list[str]], prior: float):
+    """A person config over table `t`: the ID column `id` is the key, `columns` compared exactly."""
+    return config.parse({
+        "entity": "person", "id_prefix": "P",
+        "inputs": [{"table": "t", "columns": {"id_number": "id", **{c: c for c in columns}}}],
+        "deterministic": ["id_number"],
+        "probabilistic": {"comparisons": [{"column": c, "kind": "exact"} for c in columns],
+                          "blocking": blocking, "threshold": 0.5, "prior": prior},
+    })
+
+
 def western_people(n_people: int = 400) -> pl.DataFrame:
     """People with a clean record and a dirty copy (typo, missing id): a dedupe task."""
     firsts = ["james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "william", "elizabeth"]
@@ -92,14 +103,7 @@ def test_builtin_configs_load():
 def test_a_record_without_id_never_joins_two_ids():
     """张伟 without an ID matches two different 张伟 with valid IDs equally well: it may join
     one of them, never both, so the two IDs stay two people."""
-    cfg = config.parse({
-        "entity": "person", "id_prefix": "P",
-        "inputs": [{"table": "t", "columns": {"id_number": "id", "name": "name", "phone": "phone", "dob": "dob"}}],
-        "deterministic": ["id_number"],
-        "probabilistic": {
-            "comparisons": [{"column": "name", "kind": "exact"}, {"column": "phone", "kind": "exact"}, {"column": "dob", "kind": "exact"}],
-            "blocking": [["name"]], "threshold": 0.5, "prior": 0.1},
-    })
+    cfg = exact_person_config(["name", "phone", "dob"], blocking=[["name"]], prior=0.1)
     base = [{"id": f"4101051990010{i:04d}", "name": f"某{i}", "phone": f"1380000{i:04d}", "dob": "1990-01-01"} for i in range(200)]
     twins = [{"id": "410105199001010011", "name": "张伟", "phone": "13800138000", "dob": "1990-01-01"},
              {"id": "410105199001010022", "name": "张伟", "phone": "13800138000", "dob": "1990-01-01"},
@@ -272,14 +276,7 @@ def test_splink_is_given_only_the_records_a_keyless_record_can_be_paired_with(mo
     keyless record still finds its keyed twin, through either blocking rule."""
     from warehouse.resolve import engine
 
-    cfg = config.parse({
-        "entity": "person", "id_prefix": "P",
-        "inputs": [{"table": "t", "columns": {"id_number": "id", "name": "name", "phone": "phone", "dob": "dob"}}],
-        "deterministic": ["id_number"],
-        "probabilistic": {
-            "comparisons": [{"column": "name", "kind": "exact"}, {"column": "phone", "kind": "exact"}, {"column": "dob", "kind": "exact"}],
-            "blocking": [["name", "dob"], ["phone"]], "threshold": 0.5, "prior": 0.01},
-    })
+    cfg = exact_person_config(["name", "phone", "dob"], blocking=[["name", "dob"], ["phone"]], prior=0.01)
     people = [{"id": f"4101051990010{i:04d}", "name": f"某{i}", "phone": f"1380000{i:04d}", "dob": f"19{50 + i % 40}-01-01"}
               for i in range(300)]
     keyless = [{"id": None, "name": "某7", "phone": "13999999999", "dob": people[7]["dob"]},  # rule 1 reaches 某7
@@ -300,12 +297,7 @@ def test_splink_is_given_only_the_records_a_keyless_record_can_be_paired_with(mo
 ], ids=["empty", "one keyless record", "two identical keyless records"])
 def test_tiny_inputs_resolve_without_error(rows):
     """Too few records for Splink to pair or train on: resolved by the keys and copies alone."""
-    cfg = config.parse({
-        "entity": "person", "id_prefix": "P",
-        "inputs": [{"table": "t", "columns": {"id_number": "id", "name": "name", "phone": "phone"}}],
-        "deterministic": ["id_number"],
-        "probabilistic": {"comparisons": [{"column": "name", "kind": "exact"}, {"column": "phone", "kind": "exact"}],
-                          "blocking": [["name"]], "threshold": 0.5, "prior": 0.1}})
+    cfg = exact_person_config(["name", "phone"], blocking=[["name"]], prior=0.1)
     frame = pl.DataFrame(rows, schema={"id": pl.String, "name": pl.String, "phone": pl.String})
     result = resolve(cfg, {"t": frame})
     assert result.xref.height == len(rows)
